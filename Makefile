@@ -1,0 +1,28 @@
+# The README's two commands are `make demo` and `make test`; both build .venv first.
+VENV := .venv
+PY := $(VENV)/bin/python
+OUT ?= results
+
+.PHONY: venv demo test quick lint bench notebooks clean
+
+venv:
+	@bash scripts/bootstrap.sh
+
+demo: venv  ## the main job on the embedded default data
+	$(VENV)/bin/spiking-mcc run --out $(OUT)
+
+quick: venv
+	$(VENV)/bin/spiking-mcc run --quick --out $(OUT)-quick
+
+test: venv  ## lint + the whole test suite (what .ci/run calls)
+	$(VENV)/bin/ruff check spiking_mcc conversion loihi_targets tests benchmarks
+	$(PY) -m pytest
+
+bench: venv
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+notebooks: venv
+	$(PY) -m pytest tests/test_notebooks.py
+
+clean:
+	rm -rf $(VENV) results results-quick .pytest_cache

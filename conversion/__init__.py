@@ -1,0 +1,1 @@
+"""ANN-to-SNN conversion: network IR, importers, thresholds, batched spiking engine, NIR export."""

@@ -1,0 +1,1 @@
+"""Loihi targets: quantiser, Lava processes and runner, core mapper, event-based energy."""

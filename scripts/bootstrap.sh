@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Build .venv with Python 3.10 (lava-nc 0.10.0 needs >=3.10,<3.11) and install
+# the project with the pinned versions in constraints.txt. Idempotent: a stamp
+# file records the inputs, so a second call returns at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python310() {
+    local candidate
+    for candidate in "${PYTHON310:-}" python3.10; do
+        if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 \
+            && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then
+            command -v "$candidate"; return 0
+        fi
+    done
+    local root
+    for root in "${PYENV_ROOT:-}" "$HOME/.pyenv" /root/.pyenv /usr/local/pyenv; do
+        [ -n "$root" ] || continue
+        for candidate in "$root"/versions/3.10.*/bin/python3.10; do
+            if [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
+        done
+    done
+    for candidate in /usr/bin/python3.10 /usr/local/bin/python3.10 /opt/python3.10/bin/python3.10; do
+        if [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
+    done
+    return 1
+}
+
+stamp=.venv/.spiking-mcc-installed
+want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
+if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    exit 0
+fi
+
+if ! py="$(find_python310)"; then
+    echo "bootstrap: error: no Python 3.10 interpreter found (lava-nc 0.10.0 needs Python >=3.10,<3.11);" \
+         "install one (e.g. 'pyenv install 3.10.13') or set PYTHON310=/path/to/python3.10" >&2
+    exit 1
+fi
+echo "bootstrap: using $py" >&2
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then
+    rm -rf .venv
+    "$py" -m venv .venv
+fi
+PIP_CONSTRAINT=constraints.txt .venv/bin/python -m pip install --quiet -e ".[dev]" 2>&1 \
+    | grep -v "^WARNING: Location" || true
+.venv/bin/python -c 'import spiking_mcc, conversion, loihi_targets, brian2, lava, onnx, nir' \
+    || { echo "bootstrap: error: installation into .venv failed" >&2; exit 1; }
+echo "$want" > "$stamp"
+echo "bootstrap: .venv ready" >&2
