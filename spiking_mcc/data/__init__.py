@@ -1,0 +1,1 @@
+"""Data sets: scikit-learn digits, audio-visual digits (FSDD + digits), user WAV/IDX/NPZ files."""
