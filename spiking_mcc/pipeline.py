@@ -1,0 +1,224 @@
+"""`spiking-mcc run`: every stage on the embedded default data, then the report.
+
+cells -> train MCC and point -> compare study -> convert both to spiking networks (batched
+engine, Brian2 subset) -> Lava fixed-point subset -> energy across device presets (+ core
+mapping) -> report. Each stage is a function that calls that stage's public API and writes its
+JSON into the run folder atomically; `run.json` records versions, seeds, the command line, and
+each stage's status and wall time, and is rewritten after every stage. The report is written
+last, from the JSON files on disk only, so a run killed mid-way never leaves a report that
+disagrees with its JSON files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.metadata
+import platform
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spiking_mcc import __version__
+from spiking_mcc.errors import ParameterError
+from spiking_mcc.io import ensure_dir, read_json, write_json
+
+RUN_JSON = "run.json"
+REPORT_FILES = ("report.md", "report.html")
+VERSIONED_PACKAGES = ("numpy", "scipy", "brian2", "lava-nc", "onnx", "nir", "scikit-learn", "matplotlib")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Sizes of one run. `quick` keeps everything small enough for the tests (< 2 min)."""
+
+    quick: bool
+    seed: int
+    epochs: int
+    timesteps: tuple[int, ...]
+    threshold: str
+    brian2_samples: int
+    brian2_timesteps: int
+    lava_samples: int
+    lava_timesteps: int
+    audio_snr_db: float | None
+
+    @classmethod
+    def for_mode(cls, quick: bool, seed: int) -> RunConfig:
+        if quick:
+            return cls(quick=True, seed=seed, epochs=6, timesteps=(1, 2, 4, 8, 16), threshold="distribution",
+                       brian2_samples=20, brian2_timesteps=16, lava_samples=40, lava_timesteps=8,
+                       audio_snr_db=None)
+        return cls(quick=False, seed=seed, epochs=30, timesteps=(1, 2, 4, 8, 16, 32),
+                   threshold="distribution", brian2_samples=100, brian2_timesteps=16, lava_samples=200,
+                   lava_timesteps=8, audio_snr_db=None)
+
+
+@dataclass
+class StageRecord:
+    name: str
+    status: str = "pending"  # pending | done | missing | skipped
+    files: list[str] = field(default_factory=list)
+    note: str = ""
+    wall_s: float = 0.0
+
+
+@dataclass
+class RunContext:
+    """What a stage function gets: the run folder, the sizes, and a place to record outputs."""
+
+    out_dir: Path
+    config: RunConfig
+    figures: dict[str, str] = field(default_factory=dict)
+    artefacts: dict[str, Path] = field(default_factory=dict)
+
+    def rel(self, path: str | Path) -> str:
+        return Path(path).resolve().relative_to(self.out_dir.resolve()).as_posix()
+
+    def add_figure(self, key: str, path: str | Path) -> None:
+        self.figures[key] = self.rel(path)
+
+
+class StageUnavailable(Exception):
+    """A stage's public API is not importable in this installation; the run goes on without it."""
+
+
+def require(module: str, *names: str) -> Any:
+    """Import `module` (and check it defines `names`); raise StageUnavailable if it does not."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name and (module == err.name or module.startswith(err.name + ".")):
+            raise StageUnavailable(f"{module} is not available") from None
+        raise
+    missing = [name for name in names if not hasattr(mod, name)]
+    if missing:
+        raise StageUnavailable(f"{module} has no {', '.join(missing)}")
+    return mod
+
+
+# ---------------------------------------------------------------- stages
+# Each stage: (ctx) -> list of files written (relative to the run folder are recorded).
+
+def stage_cells(ctx: RunContext) -> list[Path]:
+    protocols = require("spiking_mcc.cells.protocols", "run_cell_protocols")
+    figures_mod = require("spiking_mcc.cells.figures", "write_cell_figures")
+    results = protocols.run_cell_protocols(quick=ctx.config.quick, seed=ctx.config.seed)
+    json_path = write_json(ctx.out_dir / "cells.json", results)
+    figure_paths = figures_mod.write_cell_figures(results, ctx.out_dir / "figures")
+    for path in figure_paths:
+        ctx.add_figure(_figure_key("cells", Path(path).stem), path)
+    return [json_path, *figure_paths]
+
+
+STAGES: tuple[tuple[str, Callable[[RunContext], list[Path]], tuple[str, ...]], ...] = (
+    ("cells", stage_cells, ()),
+)
+
+
+def _figure_key(stage: str, stem: str) -> str:
+    return f"{stage}/{stem}"
+
+
+# ---------------------------------------------------------------- orchestration
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version(), "spiking-mcc": __version__}
+    for name in VERSIONED_PACKAGES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def remove_stale_files(out_dir: Path) -> list[Path]:
+    """Delete temp files a killed earlier run left (`.name.XXXX.tmp`) and the previous report."""
+    removed = [p for p in out_dir.rglob(".*.tmp") if p.is_file()]
+    removed += [out_dir / name for name in REPORT_FILES if (out_dir / name).is_file()]
+    for path in removed:
+        path.unlink()
+    return removed
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt, so atomic writes in progress delete their temp files."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
+                 stages: tuple[str, ...] | None = None, argv: list[str] | None = None,
+                 progress: bool = True) -> dict:
+    """Run the stages into `out_dir`, then the report; return the final run record (as in run.json)."""
+    from tqdm import tqdm
+
+    names = [name for name, _, _ in STAGES]
+    selected = list(names) if stages is None else list(stages)
+    unknown = [name for name in selected if name not in names]
+    if unknown:
+        raise ParameterError(f"--stages: unknown stage(s) {unknown}; allowed: {names}")
+    out = ensure_dir(out_dir)
+    config = RunConfig.for_mode(quick, seed)
+    ctx = RunContext(out_dir=out, config=config)
+    records = [StageRecord(name) for name in names]
+    if argv is None:
+        argv = ["--out", str(out_dir), "--seed", str(seed)] + (["--quick"] if quick else [])
+    command = " ".join(["spiking-mcc", "run", *argv])
+    run_record: dict[str, Any] = {
+        "command": command, "seed": seed, "quick": quick, "config": asdict(config),
+        "versions": versions(), "complete": False, "stages": [], "figures": {},
+    }
+    started = time.perf_counter()
+
+    def save(complete: bool = False) -> None:
+        run_record.update(stages=[asdict(r) for r in records], figures=dict(ctx.figures), complete=complete,
+                          wall_s=round(time.perf_counter() - started, 3))
+        write_json(out / RUN_JSON, run_record)
+
+    with _sigterm_as_interrupt():
+        remove_stale_files(out)
+        save()
+        done: set[str] = set()
+        bar = tqdm(STAGES, desc="spiking-mcc run", unit="stage", disable=not progress, file=sys.stderr)
+        for (name, function, needs), record in zip(bar, records):
+            bar.set_postfix_str(name)
+            if name not in selected:
+                record.status, record.note = "skipped", "not selected with --stages"
+            elif any(need not in done for need in needs):
+                record.status = "skipped"
+                record.note = "needs " + ", ".join(n for n in needs if n not in done)
+            else:
+                t0 = time.perf_counter()
+                try:
+                    files = function(ctx)
+                except StageUnavailable as err:
+                    record.status, record.note = "missing", str(err)
+                    print(f"spiking-mcc run: stage '{name}' skipped: {err}", file=sys.stderr)
+                else:
+                    record.status = "done"
+                    record.files = sorted({ctx.rel(f) for f in files})
+                    done.add(name)
+                record.wall_s = round(time.perf_counter() - t0, 3)
+            save()
+        bar.close()
+        save(complete=True)
+        from spiking_mcc.report import build_report
+
+        build_report(out)
+    return read_json(out / RUN_JSON)
