@@ -118,11 +118,11 @@ def load_avdigits(seed: int = 0, audio_snr_db: float | None = None, visual_snr_d
     images = load_digits_split(seed)
 
     splits = {}
-    for split, mask, x_img, y_img in (("train", ~is_test, images.x_train, images.y_train),
-                                      ("test", is_test, images.x_test, images.y_test)):
+    for index, (split, mask, x_img, y_img) in enumerate((("train", ~is_test, images.x_train, images.y_train),
+                                                         ("test", is_test, images.x_test, images.y_test))):
+        pairing_rng = np.random.default_rng([seed, _PAIRING_STREAM, index])
         rows = np.flatnonzero(mask)
-        rows = rows[np.random.default_rng([seed, _PAIRING_STREAM, int(split == "test")]).permutation(rows.size)]
-        pairing_rng = np.random.default_rng([seed, _PAIRING_STREAM, 2 + int(split == "test")])
+        rows = rows[pairing_rng.permutation(rows.size)]
         image_rows = pair_images(labels[rows], y_img, pairing_rng)
         splits[split] = {"rows": rows, "visual": x_img[image_rows].astype(np.float64)}
 
