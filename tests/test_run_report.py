@@ -1,0 +1,97 @@
+"""The report is built from the JSON files in a folder only, renders to markdown and self-contained HTML."""
+
+import base64
+import json
+import re
+
+import pytest
+
+from spiking_mcc.report import build_report, results_rows
+from spiking_mcc.report.document import (
+    Document,
+    Figure,
+    Heading,
+    Paragraph,
+    Table,
+    render_html,
+    render_markdown,
+)
+from spiking_mcc.report.numbers import fmt, get, pct
+
+
+def test_number_formats():
+    assert fmt(3) == "3"
+    assert fmt(0.123456) == "0.1235"
+    assert fmt(12.0) == "12"
+    assert fmt(1234567.0) == "1.235e+06"
+    assert fmt(None) == "n/a"
+    assert fmt(float("nan")) == "n/a"
+    assert fmt(True) == "yes"
+    assert pct(0.97333) == "97.33"
+    assert pct(None) == "n/a"
+
+
+def test_dotted_lookup_indexes_lists_and_defaults():
+    doc = {"snn": [{"accuracy": 0.5}, {"accuracy": 0.9}]}
+    assert get(doc, "snn.-1.accuracy") == 0.9
+    assert get(doc, "snn.0.accuracy") == 0.5
+    assert get(doc, "snn.5.accuracy", "absent") == "absent"
+    assert get(doc, "ann.accuracy") is None
+
+
+def _png_bytes():
+    from spiking_mcc.plotting import plt
+
+    fig, ax = plt.subplots(figsize=(1, 1))
+    ax.plot([0, 1], [0, 1])
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def test_html_inlines_figures_and_escapes_text(tmp_path):
+    png = _png_bytes()
+    (tmp_path / "f.png").write_bytes(png)
+    doc = Document("t", [Heading("A <b>"), Paragraph("x `code` & y"),
+                         Table(("a", "b"), (("1", "<2>"),), "note"), Figure("f.png", "caption")])
+    html = render_html(doc, tmp_path)
+    assert "A &lt;b&gt;" in html and "<code>code</code>" in html and "&lt;2&gt;" in html
+    encoded = re.search(r'src="data:image/png;base64,([^"]+)"', html).group(1)
+    assert base64.b64decode(encoded) == png
+    md = render_markdown(doc)
+    assert "| 1 | <2> |" in md and "![caption](f.png)" in md
+
+
+def test_report_reads_numbers_from_json_files_only(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"command": "spiking-mcc run --out x", "seed": 7,
+                                                    "quick": True, "versions": {"numpy": "1.26.4"},
+                                                    "stages": [], "figures": {}}))
+    (tmp_path / "train_mcc.json").write_text(json.dumps({"test_accuracy": 0.91234,
+                                                          "transmissions_per_sample": 1234.5,
+                                                          "energy_uj_per_sample": 0.09876}))
+    (tmp_path / "convert_point.json").write_text(json.dumps({"snn": [
+        {"timesteps": 4, "accuracy": 0.5, "synaptic_events_per_sample": 10.0},
+        {"timesteps": 8, "accuracy": 0.8765, "synaptic_events_per_sample": 20.5}]}))
+    md_path, html_path = build_report(tmp_path)
+    md = md_path.read_text()
+    rows = {row["model"]: row for row in results_rows(tmp_path)}
+    mcc, point = rows["MCC (two-point)"], rows["point baseline"]
+    assert (mcc["ANN accuracy (%)"], mcc["transmissions / sample"], mcc["FPGA energy (uJ / sample)"]) == \
+        ("91.23", "1234", "0.09876")
+    assert (point["SNN T"], point["SNN accuracy (%)"], point["SNN synaptic events / sample"]) == \
+        ("8", "87.65", "20.5")
+    assert point["ANN accuracy (%)"] == "n/a"
+    assert "| MCC (two-point) | 91.23 | 1234 | 0.09876 |" in md
+    assert "seed: 7" in md and "numpy 1.26.4" in md
+    assert html_path.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_report_refuses_a_corrupt_json_file(tmp_path):
+    from spiking_mcc.errors import DataError
+
+    (tmp_path / "run.json").write_text("{not json")
+    with pytest.raises(DataError, match="run.json"):
+        build_report(tmp_path)
