@@ -10,6 +10,7 @@ clip length gives the same shape) -> 10 log10(power + floor) in dB. Output: (n_f
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from math import gcd
 from pathlib import Path
@@ -54,7 +55,9 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     if not path.is_file():
         raise DataError(f"{path}: WAV file not found")
     try:
-        rate_hz, samples = wavfile.read(path)
+        with warnings.catch_warnings():  # unknown chunks are skipped; real damage raises below
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)
+            rate_hz, samples = wavfile.read(path)
     except Exception as err:  # ValueError for bad headers, EOFError/struct errors for truncation
         raise DataError(f"{path}: not a readable WAV file ({type(err).__name__}: {err})") from None
     if samples.dtype == np.int16:
