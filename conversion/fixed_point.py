@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spiking_mcc.errors import DataError, ModelError
+from spiking_mcc.errors import DataError, HardwareLimitError, ModelError
 
 UV_BITS = 24                     # u, v state width (Lava AbstractPyLifModelFixed.uv_bitwidth)
 UV_HALF = 2 ** (UV_BITS - 1)     # 2**23
@@ -198,36 +198,48 @@ def simulate_fixed(net: FixedPointNetwork, x: np.ndarray, timesteps: int, batch_
     x: (n, n_in) real inputs (quantised with net.quantize_input) or, with quantized_input=True,
     the graded integers themselves. Samples are simulated `batch_size` at a time.
     """
-    if timesteps < 1:
-        raise DataError(f"timesteps must be >= 1, got {timesteps}")
+    return simulate_fixed_steps(net, x, [timesteps], batch_size, quantized_input)[0]
+
+
+def simulate_fixed_steps(net: FixedPointNetwork, x: np.ndarray, steps: list[int], batch_size: int = 2048,
+                         quantized_input: bool = False) -> list[FixedPointResult]:
+    """As simulate_fixed, read out after each T in `steps` (one run of max(steps) steps)."""
+    steps = sorted({int(t) for t in steps})
+    if not steps or steps[0] < 1:
+        raise DataError(f"timesteps must be integers >= 1, got {steps}")
     x_q = np.asarray(x, dtype=np.int64) if quantized_input else net.quantize_input(x)
-    n = x_q.shape[0]
-    counts = [np.zeros((n, layer.n_out), np.int64) for layer in net.layers[:net.n_populations]]
-    output = np.zeros((n, net.layers[-1].n_out), np.int64)
-    for start in range(0, n, batch_size):
-        part = slice(start, min(start + batch_size, n))
-        _simulate_batch(net, x_q[part], timesteps, [c[part] for c in counts], output[part])
-    if net.readout == "counts":
-        output = counts[-1].copy()
-    return FixedPointResult(spike_counts=counts, output=output)
+    parts = [_simulate_batch(net, x_q[i:i + batch_size], steps) for i in range(0, len(x_q), batch_size)]
+    results = []
+    for k in range(len(steps)):
+        counts = [np.concatenate([p[k][0][i] for p in parts]) for i in range(net.n_populations)]
+        output = np.concatenate([p[k][1] for p in parts])
+        results.append(FixedPointResult(spike_counts=counts, output=output))
+    return results
 
 
-def _simulate_batch(net: FixedPointNetwork, x_q: np.ndarray, timesteps: int, counts: list,
-                    output: np.ndarray) -> None:
+def _simulate_batch(net: FixedPointNetwork, x_q: np.ndarray, steps: list[int]) -> list[tuple]:
     batch = x_q.shape[0]
+    n_pop = net.n_populations
     u = [np.zeros((batch, layer.n_out), np.int64) for layer in net.layers]
     v = [np.full((batch, layer.n_out), v0, np.int64) for layer, v0 in zip(net.layers, net.v_init)]
+    counts = [np.zeros((batch, layer.n_out), np.int64) for layer in net.layers[:n_pop]]
+    output = np.zeros((batch, net.layers[-1].n_out), np.int64)
     first_activation = dense_activation(net.layers[0], x_q)  # the same graded input every step
-    for _ in range(timesteps):
+    snapshots = []
+    for t in range(1, steps[-1] + 1):
         s = None
         for i, layer in enumerate(net.layers):
             activation = first_activation if i == 0 else dense_activation(layer, s)
-            if i < net.n_populations:
+            if i < n_pop:
                 u[i], v[i], spikes = lif_step(layer, u[i], v[i], activation, net.reset)
                 counts[i] += spikes
                 s = spikes.astype(np.int64)
             else:
                 output += np.left_shift(activation, ACT_SHIFT) + layer.effective_bias
+        if t in steps:
+            snap_out = counts[-1].copy() if net.readout == "counts" else output.copy()
+            snapshots.append(([c.copy() for c in counts], snap_out))
+    return snapshots
 
 
 # --------------------------------------------------------------------------------------------------
@@ -299,6 +311,198 @@ def simulate_float(net: FloatNetwork, x: np.ndarray, timesteps: int) -> FloatRes
 
 
 # --------------------------------------------------------------------------------------------------
+# Quantiser: a real-valued chain -> Loihi integers, with range checks (re-exported by
+# loihi_targets.quantize; it lives here so the conversion engine's fixed mode needs no loihi_targets)
+# --------------------------------------------------------------------------------------------------
+
+# Loihi 1 limits (Davies et al. 2018; Lava 0.10.0 lava/proc/lif/models.py, lava/proc/dense/models.py,
+# lava/utils/weightutils.py). name: (low, high) inclusive.
+LIMITS = {
+    "weight_mant": (-256, 254),      # 8-bit mantissa, mixed sign: even integers only
+    "weight_exp": (-7, 7),
+    "bias_mant": (-4096, 4095),      # 13-bit signed
+    "bias_exp": (0, 7),              # 3-bit unsigned
+    "vth_mant": (1, 2 ** 17 - 1),    # 17-bit, compared as vth << 6
+    "du": (0, 4095),                 # 12-bit
+    "dv": (0, 4095),
+    "u": (-UV_HALF + 1, UV_HALF - 1),  # 24-bit state
+    "v": (-UV_HALF + 1, UV_HALF - 1),
+    "input": (0, 255),               # graded input spike payload (8 bits)
+}
+WEIGHT_MANT_SPAN = (256, 254)        # |most negative|, most positive mantissa
+
+
+def _fail(layer: str, parameter: str, value, limit: tuple) -> HardwareLimitError:
+    return HardwareLimitError(f"layer '{layer}': {parameter} = {value} outside the Loihi limit "
+                              f"[{limit[0]}, {limit[1]}]")
+
+
+def _check_range(layer: str, parameter: str, values, limit_key: str | None = None) -> None:
+    low, high = LIMITS[limit_key or parameter]
+    arr = np.asarray(values)
+    if arr.size == 0:
+        return
+    if not np.all(np.isfinite(arr)):
+        raise HardwareLimitError(f"layer '{layer}': {parameter} contains NaN/Inf")
+    if arr.min() < low:
+        raise _fail(layer, parameter, arr.min(), (low, high))
+    if arr.max() > high:
+        raise _fail(layer, parameter, arr.max(), (low, high))
+
+
+def worst_case_activation(weight_mant: np.ndarray, weight_exp: int, input_max: int) -> tuple[int, int]:
+    """(most negative, most positive) Dense output for inputs in [0, input_max]."""
+    pos = np.clip(weight_mant, 0, None).sum(axis=1) * input_max
+    neg = np.clip(weight_mant, None, 0).sum(axis=1) * input_max
+    shift = (lambda a: np.left_shift(a, weight_exp)) if weight_exp > 0 else \
+        (lambda a: np.right_shift(a, -weight_exp))
+    return int(shift(neg).min(initial=0)), int(shift(pos).max(initial=0))
+
+
+def check_limits(net: FixedPointNetwork, timesteps: int) -> None:
+    """Range-check every parameter and the worst-case u/v of `net` for `timesteps` steps.
+
+    Raises HardwareLimitError naming layer, parameter, limit and value. Call before building Lava."""
+    _check_range("input", "input_bits range", [0, 2 ** net.input_bits - 1], "input")
+    input_max = 2 ** net.input_bits - 1
+    for i, layer in enumerate(net.layers):
+        name = layer.name
+        w = layer.weight_mant
+        _check_range(name, "weight_mant", w)
+        if np.any(w % 2):
+            raise HardwareLimitError(f"layer '{name}': weight_mant must be even (8-bit mixed-sign mantissa), "
+                                     f"got odd value {int(w[w % 2 != 0][0])}")
+        _check_range(name, "weight_exp", layer.weight_exp)
+        _check_range(name, "bias_mant", layer.bias_mant)
+        _check_range(name, "bias_exp", layer.bias_exp)
+        _check_range(name, "du", layer.du)
+        _check_range(name, "dv", layer.dv)
+        spiking = i < net.n_populations
+        if spiking:
+            _check_range(name, "vth_mant", layer.vth_mant)
+        low, high = worst_case_activation(w, layer.weight_exp, input_max if i == 0 else 1)
+        u_low, u_high = low << ACT_SHIFT, high << ACT_SHIFT
+        _check_range(name, "worst-case current u", [u_low, u_high], "u")
+        bias = layer.effective_bias
+        if spiking:
+            # v never exceeds threshold + one step of drive (it spikes and resets first)
+            v_high = layer.effective_vth + u_high + int(bias.max(initial=0))
+            _check_range(name, "worst-case membrane v", v_high, "v")
+        else:
+            drive = max(abs(u_low + int(bias.min(initial=0))), abs(u_high + int(bias.max(initial=0))))
+            _check_range(name, f"worst-case accumulated membrane over {timesteps} steps",
+                         drive * timesteps, "v")
+
+
+def _even_mantissa(weight: np.ndarray, factor: float) -> np.ndarray:
+    mant = 2 * np.rint(weight * factor / 2)
+    return np.clip(mant, -WEIGHT_MANT_SPAN[0], WEIGHT_MANT_SPAN[1]).astype(np.int64)
+
+
+def _split_bias(bias_units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer bias (membrane units) -> (mantissa, exponent) per neuron, smallest exponent that fits."""
+    low, high = LIMITS["bias_mant"]
+    mant = np.rint(bias_units).astype(np.int64)
+    exp = np.zeros(mant.shape, np.int64)
+    for e in range(1, LIMITS["bias_exp"][1] + 1):
+        over = (mant < low) | (mant > high)
+        mant = np.where(over, np.rint(bias_units / 2 ** e).astype(np.int64), mant)
+        exp = np.where(over, e, exp)
+    return mant, exp
+
+
+def _quantize_layer(layer, index: int, n_pop: int, input_scale: float, input_max: int, timesteps: int,
+                    v_init_fraction: float):
+    name = layer.name
+    w = np.asarray(layer.weight, dtype=np.float64)
+    if not np.all(np.isfinite(w)) or not np.all(np.isfinite(layer.bias)):
+        raise HardwareLimitError(f"layer '{name}': weights/bias contain NaN/Inf")
+    pos, neg = max(w.max(initial=0), 0.0), max(-w.min(initial=0), 0.0)
+    spans = [s / m for s, m in zip(WEIGHT_MANT_SPAN[::-1], (pos, neg)) if m > 0]
+    mant_per_real = min(spans) if spans else 1.0
+    weight_mant = _even_mantissa(w, mant_per_real)
+    spiking = index < n_pop
+    in_scale = input_scale if index == 0 else 1.0
+    last_error = None
+    for weight_exp in range(LIMITS["weight_exp"][1], LIMITS["weight_exp"][0] - 1, -1):
+        scale = mant_per_real * in_scale * 2.0 ** weight_exp
+        vth_mant = int(np.rint(scale * layer.v_th)) if spiking else 1
+        bias_mant, bias_exp = _split_bias(np.asarray(layer.bias) * scale * 2 ** ACT_SHIFT)
+        dv = int(np.rint(layer.dv * 4096))
+        candidate = FixedPointLayer(name=name, weight_mant=weight_mant, weight_exp=weight_exp,
+                                    bias_mant=bias_mant, bias_exp=bias_exp, vth_mant=max(vth_mant, 1),
+                                    du=4095, dv=min(dv, 4095), scale=scale, spiking=spiking)
+        if spiking and vth_mant > LIMITS["vth_mant"][1]:
+            last_error = _fail(name, "vth_mant", vth_mant, LIMITS["vth_mant"])
+            continue
+        try:
+            probe = FixedPointNetwork(layers=(candidate,), input_scale=1.0,
+                                      input_bits=int(np.log2(input_max + 1)),
+                                      readout="counts" if spiking else "membrane")
+            check_limits(probe, timesteps)
+        except HardwareLimitError as err:
+            last_error = err
+            continue
+        if spiking and vth_mant < 1:
+            raise HardwareLimitError(f"layer '{name}': threshold {layer.v_th:g} rounds to vth_mant 0 even "
+                                     f"with weight_exp {weight_exp}; weights too large relative to threshold")
+        v_init = (int(np.rint(v_init_fraction * vth_mant)) << ACT_SHIFT) if spiking else 0
+        return candidate, v_init, _layer_error(layer, candidate, mant_per_real, spiking)
+    raise last_error
+
+
+def _rel(err: np.ndarray, ref: np.ndarray) -> float:
+    norm = float(np.linalg.norm(ref))
+    return float(np.linalg.norm(err) / norm) if norm > 0 else float(np.linalg.norm(err))
+
+
+def _layer_error(layer, fixed: FixedPointLayer, mant_per_real: float, spiking: bool) -> dict:
+    weight_eff = fixed.weight_mant / mant_per_real
+    bias_eff = fixed.effective_bias / (fixed.scale * 2 ** ACT_SHIFT)
+    report = {
+        "layer": fixed.name,
+        "weight_exp": fixed.weight_exp,
+        "scale": fixed.scale,
+        "weight_rel_rms_error": _rel(weight_eff - layer.weight, layer.weight),
+        "bias_rel_rms_error": _rel(bias_eff - layer.bias, layer.bias),
+        "max_bias_exp": int(fixed.bias_exp.max(initial=0)),
+    }
+    if spiking:
+        report["vth_mant"] = int(fixed.vth_mant)
+        report["vth_rel_error"] = abs(fixed.vth_mant / fixed.scale - layer.v_th) / layer.v_th
+    return report
+
+
+def quantize_network(net: FloatNetwork, timesteps: int, input_max: float = 1.0,
+                     input_bits: int = 8) -> FixedPointNetwork:
+    """Quantise a real-valued chain (`conversion.fixed_point.FloatNetwork`) for Loihi.
+
+    input_max: largest real input value (mapped to 2**input_bits - 1); timesteps: the window length
+    (bounds the accumulated output membrane). Raises HardwareLimitError when no weight exponent fits.
+    """
+    if not np.isfinite(input_max) or input_max <= 0:
+        raise HardwareLimitError(f"input: input_max must be finite and > 0, got {input_max}")
+    if not 1 <= input_bits <= 8:
+        raise HardwareLimitError(f"input: input_bits = {input_bits} outside the graded-spike limit [1, 8]")
+    input_top = 2 ** input_bits - 1
+    input_scale = input_top / float(input_max)
+    n_pop = net.n_populations
+    v_init = net.v_init or (0.0,) * len(net.layers)
+    layers, inits, errors = [], [], []
+    for i, layer in enumerate(net.layers):
+        fixed, v0, err = _quantize_layer(layer, i, n_pop, input_scale, input_top if i == 0 else 1, timesteps,
+                                         v_init[i] / layer.v_th if i < n_pop else 0.0)
+        layers.append(fixed)
+        inits.append(v0)
+        errors.append(err)
+    result = FixedPointNetwork(layers=tuple(layers), input_scale=input_scale, input_bits=input_bits,
+                               reset=net.reset, readout=net.readout, v_init=tuple(inits),
+                               quantisation_error=errors)
+    check_limits(result, timesteps)
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
 # Plain-array form (for .npz files and for handing a network to a Lava child process; no pickle)
 # --------------------------------------------------------------------------------------------------
 
@@ -364,3 +568,44 @@ def float_network(snn) -> FloatNetwork:
                                  spiking=spiking))
     v_init = tuple(snn.init_membrane_fraction * layer.v_th if layer.spiking else 0.0 for layer in layers)
     return FloatNetwork(layers=tuple(layers), reset=snn.reset, readout=snn.readout, v_init=v_init)
+
+
+def readout_to_real(net: FixedPointNetwork, output: np.ndarray) -> np.ndarray:
+    """Accumulated output membrane (integer units) -> real units of the float network; counts unchanged."""
+    if net.readout == "counts":
+        return output.astype(np.float64)
+    return output / (net.layers[-1].scale * 2 ** ACT_SHIFT)
+
+
+def simulate(snn, x: np.ndarray, steps: list[int], seed: int = 0, batch_size: int = 512) -> list:
+    """``conversion.engine.simulate(mode="fixed")``: quantise the converted Dense chain for max(steps)
+    and run it bit-exactly as Lava would; returns one ``conversion.engine.SimulationResult`` per T.
+
+    Only analog-encoded Dense(+ReLU) chains have a Loihi form; others raise ModelError. `seed` is
+    unused (the fixed-point path is deterministic)."""
+    from conversion import ops
+    from conversion.engine import SimulationResult, dense_macs, fanout_maps
+
+    graph = snn.graph
+    fixed = quantize_network(float_network(snn), max(steps), input_max=float(snn.input_scale))
+    x = ops.check_input(graph, x).reshape(len(x), -1)
+    results = simulate_fixed_steps(fixed, x, steps, batch_size=batch_size)
+    names = [layer.name for layer in fixed.layers]
+    chain = snn.dense_chain()
+    fanouts = fanout_maps(graph)
+    ann = ops.forward(graph, x)
+    out = []
+    for t, res in zip(sorted(set(steps)), results):
+        spikes = {names[i]: c.sum(axis=1).astype(np.float64) for i, c in enumerate(res.spike_counts)}
+        events, rates, errors = {}, {}, {}
+        for i, ((dense, _), counts) in enumerate(zip(chain[1:], res.spike_counts)):
+            events[dense.name] = counts @ np.asarray(fanouts[dense.name][names[i]], float).ravel()
+        for i, counts in enumerate(res.spike_counts[:len(chain) - 1]):
+            pop = names[i]
+            rates[pop] = float(counts.sum() / counts.size / t)
+            estimate = counts / t * np.broadcast_to(snn.output_scale[pop], counts.shape[1:])
+            denom = float(np.sum(ann[pop] ** 2))
+            errors[pop] = float(np.sqrt(np.sum((ann[pop] - estimate) ** 2) / denom)) if denom > 0 else 0.0
+        out.append(SimulationResult(t, res.predictions, readout_to_real(fixed, res.output), spikes, events,
+                                    rates, errors, {chain[0][0].name: dense_macs(graph, chain[0][0].name)}))
+    return out
