@@ -1,0 +1,334 @@
+r"""Batched numpy spiking engine for converted networks (float mode; ``mode="fixed"`` delegates to
+:mod:`conversion.fixed_point`).
+
+All samples of a batch run at once; each time step walks the graph in topological order. Linear nodes
+(Dense, Conv2d, pooling, Flatten, Add) act on the values arriving from before (the analog input or
+spikes times the output scale of their population); every ReLU population is a layer of
+integrate-and-fire neurons (:func:`if_step`); the output node accumulates its input current (readout
+"membrane") or spikes (readout "counts"). Nodes that see only the constant analog input are computed once.
+
+The inner loop is a few pure functions (:func:`if_step`, :func:`poisson_spikes`) that tests call with
+hand-made arrays. Synaptic events are spikes times fan-out (the number of non-zero synapses from each
+presynaptic neuron into the receiving weighted layer, through pooling/flatten), per sample.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from conversion import ops
+from conversion.ir import (
+    AvgPool2d,
+    BatchNorm,
+    Conv2d,
+    Dense,
+    Flatten,
+    Graph,
+    MaxPool2d,
+    ReLU,
+    SpikingNetwork,
+    TwoPoint,
+)
+from spiking_mcc.errors import ParameterError
+
+MAXPOOL_MODES = ("gated", "avg")
+MODES = ("float", "fixed")
+
+
+# -- pure step functions ------------------------------------------------------------------------------
+def if_step(v: np.ndarray, current: np.ndarray, v_th: np.ndarray | float, leak: float = 0.0,
+            reset: str = "subtract") -> tuple[np.ndarray, np.ndarray]:
+    r"""One integrate-and-fire update: :math:`V \leftarrow (1-\mathrm{leak}) V + I`; spike where
+    :math:`V \ge v_{th}`; then :math:`V \mathrel{-}= v_{th}` (reset "subtract") or :math:`V = 0` ("zero").
+    Returns (new membrane, spikes as float 0/1); inputs are not modified."""
+    v = (1.0 - leak) * v + current if leak else v + current
+    spikes = (v >= v_th).astype(v.dtype)
+    if reset == "subtract":
+        v = v - spikes * v_th
+    else:
+        v = v * (1.0 - spikes)
+    return v, spikes
+
+
+def poisson_spikes(rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Bernoulli spikes with per-step probability `rate` (clipped to [0, 1]) as float 0/1."""
+    return (rng.random(rate.shape) < np.clip(rate, 0.0, 1.0)).astype(np.float64)
+
+
+def accumulate_readout(total: np.ndarray, output_value: np.ndarray) -> np.ndarray:
+    """Readout membrane: the running sum of the output layer's input current."""
+    return total + output_value
+
+
+def predict_from_readout(membrane: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
+    """argmax of the accumulated membrane, or of spike counts with the membrane breaking ties."""
+    if counts is None:
+        return membrane.argmax(axis=1)
+    span = np.abs(membrane).max(axis=1, keepdims=True) + 1e-12
+    return (counts + 0.5 * (membrane / span + 1.0) / 2.0).argmax(axis=1)
+
+
+# -- fan-out ------------------------------------------------------------------------------------------
+def _scatter_windows(d: np.ndarray, in_shape: tuple, kernel, stride, padding, per_window: np.ndarray):
+    """Adjoint of a windowed op on one sample: add per_window(c, oy, ox, ky, kx) into input positions."""
+    c, h, w = in_shape
+    ph, pw = padding
+    index = np.arange(c * (h + 2 * ph) * (w + 2 * pw)).reshape(1, c, h + 2 * ph, w + 2 * pw)
+    win_index = ops.windows(index, kernel, stride, (0, 0))[0]
+    fan = np.zeros(index.size)
+    np.add.at(fan, win_index.ravel(), np.broadcast_to(per_window, win_index.shape).ravel())
+    return fan.reshape(c, h + 2 * ph, w + 2 * pw)[:, ph:ph + h, pw:pw + w]
+
+
+def _synapse_counts(graph: Graph, name: str, source: str) -> np.ndarray:
+    """Number of non-zero synapses from each neuron of `source` into weighted layer `name`."""
+    node = graph.nodes[name]
+    in_shape = graph.shapes[source]
+    if isinstance(node, Dense):
+        return (node.weight != 0).sum(axis=0).astype(np.float64).reshape(in_shape)
+    if isinstance(node, TwoPoint):
+        weight = node.context_weights.get(source, node.rf_weight)
+        return (weight != 0).sum(axis=0).astype(np.float64).reshape(in_shape)
+    per_tap = (node.weight != 0).sum(axis=0).astype(np.float64)  # (C, kh, kw)
+    oh, ow = graph.shapes[name][1:]
+    per_window = np.broadcast_to(per_tap[:, None, None], (in_shape[0], oh, ow) + node.kernel)
+    return _scatter_windows(None, in_shape, node.kernel, node.stride, node.padding, per_window)
+
+
+def _pass_back(graph: Graph, name: str, downstream: np.ndarray) -> np.ndarray:
+    """Carry per-output fan-out back through a pass-through node to its input positions."""
+    node = graph.nodes[name]
+    in_shape = graph.input_shape(name)
+    if isinstance(node, Flatten):
+        return downstream.reshape(in_shape)
+    if isinstance(node, (AvgPool2d, MaxPool2d)):
+        per_window = np.broadcast_to(downstream[..., None, None], downstream.shape + node.kernel)
+        return _scatter_windows(None, in_shape, node.kernel, node.stride, node.padding, per_window)
+    return downstream  # Add, BatchNorm: elementwise
+
+
+def fanout_maps(graph: Graph) -> dict[str, dict[str, np.ndarray]]:
+    """layer name -> {source population or input -> synapse count per source neuron (source shape)}."""
+    maps: dict[str, dict[str, np.ndarray]] = {}
+    for layer in graph.weighted_layers():
+        found: dict[str, np.ndarray] = {}
+        stack = [(s, _synapse_counts(graph, layer, s)) for s in graph.predecessors(layer)]
+        while stack:
+            source, fan = stack.pop()
+            if source in graph.inputs or isinstance(graph.nodes[source], (ReLU, Dense, Conv2d, TwoPoint)):
+                found[source] = found.get(source, 0) + fan
+            else:
+                stack.extend((p, _pass_back(graph, source, fan)) for p in graph.predecessors(source))
+        maps[layer] = found
+    return maps
+
+
+def population_of(graph: Graph, layer: str) -> str | None:
+    """The ReLU population a weighted layer drives (through pooling/flatten/add), or None for the output."""
+    current = layer
+    while True:
+        successors = graph.successors(current)
+        if not successors:
+            return None
+        nxt = successors[0]
+        if isinstance(graph.nodes[nxt], ReLU):
+            return nxt
+        if isinstance(graph.nodes[nxt], (Dense, Conv2d, TwoPoint)):
+            return None
+        current = nxt
+
+
+# -- results ------------------------------------------------------------------------------------------
+@dataclass
+class SimulationResult:
+    """Engine output for one T. Per-sample arrays have shape (N,); rates/errors are dataset means."""
+
+    timesteps: int
+    predictions: np.ndarray
+    readout: np.ndarray
+    spikes: dict[str, np.ndarray]
+    synaptic_events: dict[str, np.ndarray]
+    firing_rate: dict[str, float]
+    activation_error: dict[str, float]
+    analog_macs: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def spikes_per_sample(self) -> float:
+        return float(sum(np.mean(v) for v in self.spikes.values()))
+
+    @property
+    def synaptic_events_per_sample(self) -> float:
+        return float(sum(np.mean(v) for v in self.synaptic_events.values()))
+
+    def accuracy(self, labels: np.ndarray) -> float:
+        return float(np.mean(self.predictions == np.asarray(labels)))
+
+
+def dense_macs(graph: Graph, layer: str) -> float:
+    """Multiply-accumulates per sample of a weighted layer run as an ANN."""
+    node = graph.nodes[layer]
+    if isinstance(node, Dense):
+        return float(node.weight.size)
+    if isinstance(node, TwoPoint):
+        return float(node.rf_weight.size + sum(w.size for w in node.context_weights.values()))
+    out_c, oh, ow = graph.shapes[layer]
+    return float(oh * ow * node.weight.size)
+
+
+# -- simulation ---------------------------------------------------------------------------------------
+def _constant_nodes(graph: Graph, analog: bool) -> set[str]:
+    constant = set(graph.inputs) if analog else set()
+    for name in graph.order:
+        node = graph.nodes[name]
+        if not isinstance(node, ReLU) and all(p in constant for p in graph.predecessors(name)):
+            constant.add(name)
+    return constant
+
+
+def _validate(net: SpikingNetwork, timesteps, mode: str, maxpool: str) -> list[int]:
+    steps = sorted({int(t) for t in np.atleast_1d(timesteps)})
+    if not steps or steps[0] < 1:
+        raise ParameterError(f"timesteps must be integers >= 1, got {timesteps}")
+    if mode not in MODES:
+        raise ParameterError(f"mode must be one of {MODES}, got {mode!r}")
+    if maxpool not in MAXPOOL_MODES:
+        raise ParameterError(f"maxpool must be one of {MAXPOOL_MODES}, got {maxpool!r}")
+    if any(isinstance(n, BatchNorm) for n in net.graph.nodes.values()):
+        warnings.warn("graph has unfolded BatchNorm nodes; run as per-step affine maps", stacklevel=3)
+    return steps
+
+
+def _run_batch(net: SpikingNetwork, x: np.ndarray, steps: list[int], rng: np.random.Generator,
+               maxpool: str, fanouts: dict) -> list[dict]:
+    graph = net.graph
+    input_name = next(iter(graph.inputs))
+    output = graph.outputs[0]
+    analog = net.encoding == "analog"
+    constant = _constant_nodes(graph, analog)
+    cache: dict[str, np.ndarray] = {}
+    n = len(x)
+    pops = graph.populations()
+    membrane = {p: np.broadcast_to(net.init_membrane_fraction * net.v_th[p], (n,) + graph.shapes[p]).copy()
+                for p in pops}
+    counts = {p: np.zeros((n,) + graph.shapes[p]) for p in pops}
+    gates = {m: np.zeros((n,) + graph.input_shape(m)) for m in graph.order
+             if isinstance(graph.nodes[m], MaxPool2d) and m not in constant}
+    if not analog:
+        counts[input_name] = np.zeros_like(x)
+    readout = np.zeros((n,) + graph.shapes[output])
+    out_v = np.full_like(readout, net.init_membrane_fraction * net.output_v_th)
+    out_counts = np.zeros_like(readout) if net.readout == "counts" else None
+    snapshots = []
+    ann = None
+    for t in range(1, steps[-1] + 1):
+        values: dict[str, np.ndarray] = {}
+        if analog:
+            values[input_name] = x
+        else:
+            spikes = poisson_spikes(x / net.input_scale, rng)
+            counts[input_name] += spikes
+            values[input_name] = spikes * net.input_scale
+        for name in graph.order:
+            node = graph.nodes[name]
+            if name in cache:
+                values[name] = cache[name]
+            elif isinstance(node, ReLU):
+                membrane[name], spikes = if_step(membrane[name], values[graph.predecessors(name)[0]],
+                                                 net.v_th[name], net.leak, net.reset)
+                counts[name] += spikes
+                values[name] = spikes * net.output_scale[name]
+            elif name in gates:
+                incoming = values[graph.predecessors(name)[0]]
+                if maxpool == "avg":
+                    values[name] = ops.avgpool2d(incoming, AvgPool2d(node.kernel, node.stride, node.padding))
+                else:
+                    gates[name] += incoming
+                    values[name] = ops.gated_maxpool2d(incoming, gates[name], node)
+            else:
+                values[name] = ops.apply_linear(graph, name, values)
+                if name in constant:
+                    cache[name] = values[name]
+        readout = accumulate_readout(readout, values[output])
+        if out_counts is not None:
+            out_v, out_spikes = if_step(out_v, values[output], net.output_v_th, net.leak, net.reset)
+            out_counts += out_spikes
+        if t in steps:
+            ann = ann if ann is not None else ops.forward(graph, x)
+            snapshots.append(_snapshot(net, t, ann, readout, out_counts, counts, fanouts))
+    return snapshots
+
+
+def _snapshot(net: SpikingNetwork, t: int, ann: dict, readout, out_counts, counts, fanouts) -> dict:
+    graph = net.graph
+    n = len(readout)
+    flat_readout = readout.reshape(n, -1)
+    flat_counts = None if out_counts is None else out_counts.reshape(n, -1)
+    predictions = predict_from_readout(flat_readout, flat_counts)
+    spikes = {p: c.reshape(n, -1).sum(axis=1) for p, c in counts.items()}
+    if out_counts is not None:
+        spikes[graph.outputs[0]] = out_counts.reshape(n, -1).sum(axis=1)
+    events = {}
+    for layer, sources in fanouts.items():
+        total = np.zeros(n)
+        for source, fan in sources.items():
+            if source in counts:
+                total += counts[source].reshape(n, -1) @ np.asarray(fan).ravel()
+        events[layer] = total
+    error_terms = {}
+    for p in graph.populations():
+        estimate = counts[p] / t * net.output_scale[p]
+        error_terms[p] = (float(np.sum((ann[p] - estimate) ** 2)), float(np.sum(ann[p] ** 2)))
+    return {"t": t, "predictions": predictions, "readout": flat_readout.copy(), "spikes": spikes,
+            "events": events, "counts_total": {p: float(c.sum()) for p, c in counts.items()},
+            "error_terms": error_terms}
+
+
+def simulate(net: SpikingNetwork, x: np.ndarray, timesteps: int | list[int], seed: int = 0,
+             batch_size: int = 512, mode: str = "float", maxpool: str = "gated",
+             progress: bool = False) -> list[SimulationResult]:
+    """Run the converted network on x (N, features or input shape) for max(timesteps) steps and return
+    one SimulationResult per requested T (read out after T steps of the same run)."""
+    steps = _validate(net, timesteps, mode, maxpool)
+    if mode == "fixed":
+        from conversion import fixed_point
+
+        return fixed_point.simulate(net, x, steps, seed=seed, batch_size=batch_size)
+    graph = net.graph
+    if maxpool == "avg" and any(isinstance(n, MaxPool2d) for n in graph.nodes.values()):
+        warnings.warn("max pooling replaced by average pooling in the spiking network", stacklevel=2)
+    x = ops.check_input(graph, x)
+    rng = np.random.default_rng(seed)
+    fanouts = fanout_maps(graph)
+    batches = range(0, len(x), batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        batches = tqdm(batches, desc=f"simulate T<={steps[-1]}", unit="batch", leave=False)
+    per_batch = [_run_batch(net, x[i:i + batch_size], steps, rng, maxpool, fanouts) for i in batches]
+    return [_merge(net, [b[k] for b in per_batch], len(x), fanouts) for k in range(len(steps))]
+
+
+def _merge(net: SpikingNetwork, parts: list[dict], n_samples: int, fanouts: dict) -> SimulationResult:
+    graph = net.graph
+    t = parts[0]["t"]
+    cat = lambda key: {k: np.concatenate([p[key][k] for p in parts]) for k in parts[0][key]}  # noqa: E731
+    rates = {}
+    for p in graph.populations():
+        n_neurons = int(np.prod(graph.shapes[p]))
+        rates[p] = sum(part["counts_total"][p] for part in parts) / (n_samples * n_neurons * t)
+    errors = {}
+    for p in graph.populations():
+        num = sum(part["error_terms"][p][0] for part in parts)
+        den = sum(part["error_terms"][p][1] for part in parts)
+        errors[p] = float(np.sqrt(num / den)) if den > 0 else 0.0
+    analog_macs = {}
+    if net.encoding == "analog":
+        analog_macs = {layer: dense_macs(graph, layer) for layer, src in fanouts.items()
+                       if any(s in graph.inputs for s in src)}
+    return SimulationResult(t, np.concatenate([p["predictions"] for p in parts]),
+                            np.concatenate([p["readout"] for p in parts]), cat("spikes"), cat("events"),
+                            rates, errors, analog_macs)
+

@@ -1,0 +1,26 @@
+"""Model importers: the project's own .npz files, ONNX files, PyTorch nn.Sequential (when torch exists)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from conversion.ir import Graph
+from spiking_mcc.errors import ModelError
+
+
+def load_model(path: str | os.PathLike) -> Graph:
+    """Read a model file into a validated Graph, choosing the importer by suffix (.npz or .onnx)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        from conversion.importers.npz import read_npz_model
+
+        return read_npz_model(path)
+    if suffix == ".onnx":
+        from conversion.importers.onnx import read_onnx_model
+
+        return read_onnx_model(path)
+    raise ModelError(f"{path}: unknown model format '{suffix}'; expected .npz or .onnx")
