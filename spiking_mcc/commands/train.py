@@ -1,0 +1,83 @@
+"""`spiking-mcc train`: train the MCC network or the point-neuron baseline on audio-visual digits."""
+
+from __future__ import annotations
+
+import argparse
+
+from spiking_mcc.commands.common import add_out_argument, add_seed_argument, print_table
+from spiking_mcc.errors import ParameterError
+
+HELP = "train the MCC network (two-point units) or the point-neuron baseline on audio-visual digits"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", choices=("mcc", "point"), default="mcc", help="network (default: mcc)")
+    parser.add_argument("--setup", choices=("supervised", "semi"), default="supervised",
+                        help="all labels, or 10%% labelled + pseudo-labelling (default: supervised)")
+    parser.add_argument("--law", choices=("kp", "coop", "additive"), default="kp",
+                        help="two-point transfer law of the MCC units (default: kp; the baseline uses A = R)")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
+    parser.add_argument("--audio-snr-db", type=float, default=None,
+                        help="white noise on the audio at this SNR in dB (default: clean)")
+    parser.add_argument("--visual-snr-db", type=float, default=None,
+                        help="noise on the images at this SNR in dB (default: clean)")
+    parser.add_argument("--theta", type=float, default=0.0,
+                        help="transmission threshold: a unit transmits when its output > theta (default: 0)")
+    parser.add_argument("--energy-per-transmission-uj", type=float, default=8e-5,
+                        help="FPGA energy per synaptic transmission in uJ (default: 8e-5, Adeel et al. 2022)")
+    add_seed_argument(parser)
+    add_out_argument(parser, "results/train")
+
+
+def run(args: argparse.Namespace) -> int:
+    from spiking_mcc.data.avdigits import load_avdigits
+    from spiking_mcc.io import ensure_dir, write_json
+    from spiking_mcc.mcc.activity import count_transmissions, workload
+    from spiking_mcc.mcc.network import save_network
+    from spiking_mcc.mcc.train import accuracy, train_model
+
+    if not 1 <= args.epochs <= 10_000:
+        raise ParameterError(f"--epochs: must be in [1, 10000], got {args.epochs}")
+    if args.theta < 0:
+        raise ParameterError(f"--theta: must be >= 0, got {args.theta}")
+    if args.energy_per_transmission_uj < 0:
+        raise ParameterError("--energy-per-transmission-uj: must be >= 0, got "
+                             f"{args.energy_per_transmission_uj}")
+    out = ensure_dir(args.out)
+    data = load_avdigits(seed=args.seed, audio_snr_db=args.audio_snr_db, visual_snr_db=args.visual_snr_db)
+    result = train_model(args.model, args.setup, data, args.epochs, args.seed, law=args.law, progress=True)
+    net = result.network
+    act = count_transmissions(net, data.audio_test, data.visual_test, args.theta,
+                              energy_per_transmission_uj=args.energy_per_transmission_uj)
+    test_accuracy = accuracy(net, data.audio_test, data.visual_test, data.y_test, theta=args.theta)
+    model_path = save_network(net, out / f"{args.model}.npz")
+    report = {"model": args.model, "setup": args.setup, "law": net.law, "seed": args.seed,
+              "epochs": args.epochs, "hidden": list(net.hidden), "audio_snr_db": args.audio_snr_db,
+              "visual_snr_db": args.visual_snr_db,
+              "test_accuracy": test_accuracy, **act.as_dict(), "history": result.history,
+              "model_file": model_path.name,
+              "workloads": [workload(net, act, f"{args.model}-{args.setup}")]}
+    write_json(out / f"train_{args.model}.json", report)
+    _figure(result.history, out / f"train_{args.model}.png", args.model)
+    print_table([{"model": args.model, "setup": args.setup, "law": net.law, "test_accuracy": test_accuracy,
+                  "transmissions/sample": act.transmissions_per_sample,
+                  "feed-forward/sample": act.feedforward_per_sample,
+                  "energy_uJ/sample": act.energy_uj_per_sample}])
+    print(f"wrote {model_path} and {out / f'train_{args.model}.json'}")
+    return 0
+
+
+def _figure(history: list[dict], path, model: str) -> None:
+    import spiking_mcc.plotting  # noqa: F401
+    from spiking_mcc.io import save_figure
+    from spiking_mcc.plotting import plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    epochs = [h["epoch"] for h in history]
+    ax.plot(epochs, [h["test_accuracy"] for h in history], "-o", label="test accuracy")
+    ax.plot(epochs, [h["train_accuracy"] for h in history], "-", label="train accuracy (labelled)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{model}")
+    ax.legend()
+    save_figure(fig, path)

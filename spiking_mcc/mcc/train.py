@@ -1,0 +1,221 @@
+"""Training by explicit backpropagation (network.loss_and_grads), Adam, mini-batches, seeded.
+
+Setups:
+- `supervised`: every training label is used.
+- `semi`: a stratified `labelled_fraction` (10%) of the training labels is kept; after
+  `warmup_fraction` of the epochs, every epoch pseudo-labels the unlabelled samples whose predicted
+  class probability is >= `pseudo_threshold` (Lee 2013, "Pseudo-label") and trains on them with
+  weight `pseudo_weight`. An epoch is always ceil(n_train / batch_size) Adam steps, so both setups
+  and both models get the same step budget per epoch.
+
+Damage (resilience): at the start of epoch `damage.epoch` a random `damage.fraction` of the hidden
+units of every layer and stream is silenced for the rest of training (output and context set to 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from spiking_mcc.errors import DataError, ParameterError
+from spiking_mcc.mcc.network import (
+    STREAMS,
+    Network,
+    check_inputs,
+    fit_standardisation,
+    full_masks,
+    init_network,
+    loss_and_grads,
+    predict,
+)
+
+SETUPS = ("supervised", "semi")
+N_CLASSES = 10  # spoken/handwritten digits 0-9
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters (defaults used by `train` and `compare`)."""
+
+    hidden: tuple[int, ...] = (64, 32)
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
+    activity_l1: float = 0.0  # weight of the mean-hidden-activity penalty
+    labelled_fraction: float = 0.1  # semi-supervised only
+    pseudo_threshold: float = 0.9
+    pseudo_weight: float = 1.0
+    warmup_fraction: float = 0.3
+
+
+@dataclass(frozen=True)
+class Damage:
+    """Silence `fraction` of the hidden units of every layer/stream at the start of epoch `epoch`."""
+
+    fraction: float
+    epoch: int
+
+
+@dataclass
+class TrainResult:
+    """A trained network and how it got there. history: one dict per epoch (loss, accuracies, ...)."""
+
+    network: Network
+    model: str
+    setup: str
+    law: str
+    seed: int
+    epochs: int
+    test_accuracy: float
+    history: list[dict[str, float]]
+    masks: dict[str, np.ndarray]
+    config: TrainConfig
+    damage: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return self.network.params
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) over a dict of arrays, updated in place."""
+
+    def __init__(self, params: dict[str, np.ndarray], config: TrainConfig):
+        self.lr, self.b1, self.b2, self.eps = (config.learning_rate, config.adam_beta1, config.adam_beta2,
+                                               config.adam_eps)
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.t = 0
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        self.t += 1
+        c1, c2 = 1.0 - self.b1 ** self.t, 1.0 - self.b2 ** self.t
+        for key, g in grads.items():
+            self.m[key] = self.b1 * self.m[key] + (1.0 - self.b1) * g
+            self.v[key] = self.b2 * self.v[key] + (1.0 - self.b2) * g * g
+            params[key] -= self.lr * (self.m[key] / c1) / (np.sqrt(self.v[key] / c2) + self.eps)
+
+
+def accuracy(net: Network, audio: np.ndarray, visual: np.ndarray, labels: np.ndarray,
+             masks: dict[str, np.ndarray] | None = None, theta: float = 0.0) -> float:
+    """Fraction of samples whose most probable class is the label."""
+    if len(labels) == 0:
+        return float("nan")
+    return float(np.mean(predict(net, audio, visual, masks, theta).argmax(axis=1) == labels))
+
+
+def damage_masks(net: Network, fraction: float, rng: np.random.Generator,
+                 masks: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Copy of `masks` with round(fraction * n) more units silenced in every hidden layer and stream."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ParameterError(f"damage fraction: must be in [0, 1], got {fraction}")
+    out = {k: v.copy() for k, v in (masks or full_masks(net)).items()}
+    for mask in out.values():
+        alive = np.flatnonzero(mask)
+        n_kill = min(int(round(fraction * len(mask))), len(alive))
+        mask[rng.choice(alive, size=n_kill, replace=False)] = 0.0
+    return out
+
+
+def labelled_subset(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Indices of a stratified random `fraction` of the samples (at least one per class present)."""
+    if not 0.0 < fraction <= 1.0:
+        raise ParameterError(f"labelled_fraction: must be in (0, 1], got {fraction}")
+    chosen = []
+    for cls in np.unique(labels):
+        idx = np.flatnonzero(labels == cls)
+        chosen.append(rng.choice(idx, size=max(1, int(round(fraction * len(idx)))), replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def train_model(model: str, setup: str, data, epochs: int, seed: int, law: str = "kp",
+                config: TrainConfig | None = None, damage: Damage | None = None,
+                progress: bool = False) -> TrainResult:
+    """Train an MCC (`model="mcc"`, two-point units with `law`) or point network on AV data.
+
+    data: any object with audio_train (n, n_audio), visual_train (n, n_visual), y_train (n,), and the
+    same *_test arrays (e.g. spiking_mcc.data.avdigits.AVDigits). Returns a TrainResult whose history
+    has, per epoch, loss, train_accuracy (on the labelled pool), test_accuracy, n_pseudo.
+    """
+    config = config or TrainConfig()
+    if setup not in SETUPS:
+        raise ParameterError(f"setup: expected one of {list(SETUPS)}, got {setup!r}")
+    if int(epochs) < 1:
+        raise ParameterError(f"epochs: must be >= 1, got {epochs}")
+    if damage is not None and not 0 <= damage.epoch < epochs:
+        raise ParameterError(f"damage epoch: must be in [0, {epochs}), got {damage.epoch}")
+    a_tr, v_tr, y_tr = (np.asarray(data.audio_train), np.asarray(data.visual_train), np.asarray(data.y_train))
+    a_te, v_te, y_te = (np.asarray(data.audio_test), np.asarray(data.visual_test), np.asarray(data.y_test))
+    for name, x in (("audio_train", a_tr), ("visual_train", v_tr)):
+        if x.ndim != 2 or x.shape[1] < 1:
+            raise DataError(f"training data {name}: expected shape (n, features), got {x.shape}")
+    net = init_network(model, a_tr.shape[1], v_tr.shape[1], config.hidden, N_CLASSES, law, seed)
+    check_inputs(net, a_tr, v_tr, y_tr, where="training")
+    check_inputs(net, a_te, v_te, y_te, where="test")
+    fit_standardisation(net, a_tr, v_tr)
+
+    rng = np.random.default_rng(seed + 1)
+    n_train = len(y_tr)
+    labelled = (np.arange(n_train) if setup == "supervised"
+                else labelled_subset(y_tr, config.labelled_fraction, rng))
+    unlabelled = np.setdiff1d(np.arange(n_train), labelled)
+    steps_per_epoch = int(np.ceil(n_train / config.batch_size))
+    warmup_epochs = int(np.ceil(config.warmup_fraction * epochs))
+    optimiser = Adam(net.params, config)
+    masks = full_masks(net)
+    damage_info: dict[str, Any] = {}
+    history: list[dict[str, float]] = []
+
+    epoch_iter = range(epochs)
+    if progress:
+        from tqdm import tqdm
+        epoch_iter = tqdm(epoch_iter, desc=f"train {model}/{setup}", unit="epoch", leave=False)
+    for epoch in epoch_iter:
+        if damage is not None and epoch == damage.epoch:
+            before = accuracy(net, a_te, v_te, y_te, masks)
+            masks = damage_masks(net, damage.fraction, np.random.default_rng(seed + 2))
+            damage_info = {"fraction": damage.fraction, "epoch": damage.epoch, "accuracy_before": before,
+                           "accuracy_after": accuracy(net, a_te, v_te, y_te, masks)}
+        pool_idx, pool_y, pool_w = labelled, y_tr[labelled], np.ones(len(labelled))
+        n_pseudo = 0
+        if setup == "semi" and epoch >= warmup_epochs and len(unlabelled):
+            prob = predict(net, a_tr[unlabelled], v_tr[unlabelled], masks)
+            confident = prob.max(axis=1) >= config.pseudo_threshold
+            n_pseudo = int(confident.sum())
+            pool_idx = np.concatenate([labelled, unlabelled[confident]])
+            pool_y = np.concatenate([y_tr[labelled], prob[confident].argmax(axis=1)])
+            pool_w = np.concatenate([np.ones(len(labelled)), np.full(n_pseudo, config.pseudo_weight)])
+        order = _epoch_order(len(pool_idx), steps_per_epoch * config.batch_size, rng)
+        losses = []
+        for step in range(steps_per_epoch):
+            pick = order[step * config.batch_size:(step + 1) * config.batch_size]
+            idx = pool_idx[pick]
+            loss, grads = loss_and_grads(net, a_tr[idx], v_tr[idx], pool_y[pick], pool_w[pick],
+                                         config.activity_l1, masks)
+            optimiser.step(net.params, grads)
+            losses.append(loss)
+        train_acc = accuracy(net, a_tr[labelled], v_tr[labelled], y_tr[labelled], masks)
+        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "train_accuracy": train_acc,
+                        "test_accuracy": accuracy(net, a_te, v_te, y_te, masks), "n_pseudo": n_pseudo})
+    return TrainResult(net, model, setup, net.law, seed, int(epochs), history[-1]["test_accuracy"], history,
+                       masks, config, damage_info)
+
+
+def _epoch_order(pool_size: int, n_draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices into a pool for one epoch: shuffled passes over the pool, concatenated to n_draws."""
+    passes = int(np.ceil(n_draws / pool_size))
+    return np.concatenate([rng.permutation(pool_size) for _ in range(passes)])[:n_draws]
+
+
+def silenced_fraction(masks: dict[str, np.ndarray]) -> float:
+    """Fraction of hidden units silenced in `masks`."""
+    total = sum(len(m) for m in masks.values())
+    return float(sum((m == 0).sum() for m in masks.values()) / max(total, 1))
+
+
+__all__ = ["SETUPS", "STREAMS", "Adam", "Damage", "TrainConfig", "TrainResult", "accuracy", "damage_masks",
+           "train_model"]
