@@ -310,6 +310,7 @@ class Graph:
         self.edges = [(str(a), str(b)) for a, b in edges]
         self.inputs = {str(k): tuple(int(d) for d in v) for k, v in inputs.items()}
         self.outputs = [str(o) for o in outputs]
+        self.notes: list[str] = []  # importer remarks, e.g. post-processing that was cut off
         for name, node in self.nodes.items():
             node.name = name
         self._validate_names()

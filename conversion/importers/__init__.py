@@ -20,7 +20,7 @@ def load_model(path: str | os.PathLike) -> Graph:
 
         return read_npz_model(path)
     if suffix == ".onnx":
-        from conversion.importers.onnx import read_onnx_model
+        from conversion.importers.onnx_import import read_onnx_model
 
         return read_onnx_model(path)
     raise ModelError(f"{path}: unknown model format '{suffix}'; expected .npz or .onnx")
