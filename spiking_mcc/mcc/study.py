@@ -41,7 +41,7 @@ FULL_PLAN = StudyPlan(epochs=20, audio_snr_db=(10.0, 0.0, -10.0),
                       thetas=(0.0, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0, 1.5, 2.0, 3.0, 4.0),
                       activity_l1=(1.0, 4.0), damage_fractions=(0.1, 0.3, 0.5, 0.7),
                       mid_training_fractions=(0.3, 0.6), target_accuracies=(0.8, 0.9, 0.95, 0.97))
-QUICK_PLAN = StudyPlan(epochs=5, audio_snr_db=(0.0,), thetas=(0.0, 0.1, 0.4, 1.0, 2.0),
+QUICK_PLAN = StudyPlan(epochs=4, audio_snr_db=(0.0,), thetas=(0.0, 0.1, 0.4, 1.0, 2.0),
                        activity_l1=(), damage_fractions=(0.3, 0.6), mid_training_fractions=(0.5,),
                        target_accuracies=(0.8, 0.9, 0.95))
 

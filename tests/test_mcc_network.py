@@ -1,0 +1,157 @@
+"""MCC network and point baseline: exact gradients, transmission counting, model files, bad input."""
+
+import numpy as np
+import pytest
+
+from spiking_mcc.errors import DataError, ModelError, ParameterError
+from spiking_mcc.mcc.activity import count_transmissions, workload
+from spiking_mcc.mcc.network import (
+    check_inputs,
+    forward,
+    full_masks,
+    init_network,
+    load_network,
+    loss_and_grads,
+    save_network,
+)
+
+
+def _perturbed(model, law, scale, seed=3):
+    net = init_network(model, 5, 4, hidden=(4, 3), law=law, seed=seed)
+    rng = np.random.default_rng(seed)
+    for key in net.params:
+        net.params[key] = net.params[key] + rng.normal(0.0, scale, net.params[key].shape)
+        if key.endswith("_w_p"):
+            net.params[key] *= 1.0 - np.eye(len(net.params[key]))
+    net.norm["audio_mean"] = rng.normal(0, 0.2, 5)
+    net.norm["visual_std"] = rng.uniform(0.5, 1.5, 4)
+    return net
+
+
+@pytest.mark.parametrize(("model", "law"), [("mcc", "kp"), ("mcc", "coop"), ("mcc", "additive"),
+                                            ("point", "point")])
+def test_backprop_matches_finite_differences(model, law):
+    # kp: small weights and seed 4, so most units sit inside the exponent clip (non-zero context gradient)
+    net = _perturbed(model, law, 0.05, seed=4) if law == "kp" else _perturbed(model, law, 0.3)
+    rng = np.random.default_rng(1)
+    audio, visual = rng.normal(size=(7, 5)), rng.normal(size=(7, 4))
+    labels = rng.integers(0, 10, 7)
+    weight = rng.uniform(0.2, 1.0, 7)
+    masks = full_masks(net)
+    masks["visual0"][1] = 0.0  # a silenced unit must be handled exactly too
+
+    def loss():
+        return loss_and_grads(net, audio, visual, labels, weight, activity_l1=0.3, masks=masks)[0]
+
+    _, grads = loss_and_grads(net, audio, visual, labels, weight, activity_l1=0.3, masks=masks)
+    assert set(grads) == set(net.params)
+    eps = 1e-6
+    for key, w in net.params.items():
+        numeric = np.zeros_like(w)
+        for idx in np.ndindex(w.shape):
+            old = w[idx]
+            w[idx] = old + eps
+            up = loss()
+            w[idx] = old - eps
+            down = loss()
+            w[idx] = old
+            numeric[idx] = (up - down) / (2 * eps)
+        if key.endswith("_w_p"):
+            numeric *= 1.0 - np.eye(len(numeric))  # the diagonal is not a parameter
+        rel = np.abs(numeric - grads[key]).max() / max(np.abs(numeric).max(), 1e-4)
+        assert rel < 1e-5, f"{model}/{law} {key}: relative error {rel:.2e}"
+
+
+def test_point_baseline_has_same_neurons_and_no_context():
+    mcc = init_network("mcc", 10, 64, hidden=(16, 8))
+    point = init_network("point", 10, 64, hidden=(16, 8))
+    assert point.law == "point" and not any(k.endswith(("_w_p", "_w_d", "_w_u")) for k in point.params)
+    shared = {k: v.shape for k, v in point.params.items()}
+    assert all(mcc.params[k].shape == s for k, s in shared.items())
+    with pytest.raises(ParameterError, match="law"):
+        init_network("mcc", 10, 64, law="point")
+
+
+def _hand_made(model):
+    """audio=[1], visual=[1]; layer 0 R_audio = [1, -1, 2], R_visual = [1, 1, 1]; layer 1 all-ones weights."""
+    net = init_network(model, 1, 1, hidden=(3, 2), n_classes=4, law="kp")
+    for key in net.params:
+        net.params[key] = np.zeros_like(net.params[key])
+    net.params["audio0_w_r"][:, 0] = [1.0, -1.0, 2.0]
+    net.params["visual0_w_r"][:, 0] = [1.0, 1.0, 1.0]
+    net.params["audio1_w_r"][:] = 1.0
+    net.params["visual1_w_r"][:] = 1.0
+    return net
+
+
+def test_transmissions_on_a_hand_made_network():
+    one = np.ones((1, 1))
+    point = count_transmissions(_hand_made("point"), one, one)
+    # layer 0: 2 audio + 3 visual units transmit to 2 units each; layer 1: 2 + 2 units to 4 classes
+    assert point.feedforward_per_sample == 2 * 2 + 3 * 2 + 2 * 4 + 2 * 4
+    assert point.context_per_sample == 0
+    assert point.energy_uj_per_sample == pytest.approx(26 * 8e-5)
+    mcc = count_transmissions(_hand_made("mcc"), one, one)
+    assert mcc.feedforward_per_sample == 26  # zero context weights: kp gives A = R
+    # each active unit sends relu(R) to n-1 neighbours, n distal units and the summary; each summary to 2n
+    assert mcc.context_per_sample == (2 * 6 + 6) + (3 * 6 + 6) + (2 * 4 + 4) + (2 * 4 + 4)
+    high = count_transmissions(_hand_made("point"), one, one, theta=1.5)
+    # only audio unit 2 (y = 2) passes layer 0; layer 1 audio gets R = 2, visual gets R = 0
+    assert high.feedforward_per_sample == 1 * 2 + 2 * 4
+    record = workload(_hand_made("mcc"), mcc, "hand")
+    assert record["kind"] == "transmissions"
+    assert sum(layer["synaptic_events"] for layer in record["layers"]) == pytest.approx(26 + 66)
+
+
+def test_threshold_silences_outputs_downstream():
+    net = _hand_made("point")
+    fw = forward(net, np.ones((1, 1)), np.ones((1, 1)), theta=1.5)
+    np.testing.assert_allclose(fw.layers[0]["audio"]["y"], [[0.0, 0.0, 2.0]])
+    np.testing.assert_allclose(fw.layers[1]["visual"]["y"], [[0.0, 0.0]])
+
+
+@pytest.mark.parametrize("model", ["mcc", "point"])
+def test_save_load_round_trip(tmp_path, model):
+    net = _perturbed(model, "coop" if model == "mcc" else "point", 0.3)
+    path = save_network(net, tmp_path / f"{model}.npz")
+    with np.load(path, allow_pickle=False) as npz:
+        assert str(npz["format"]) == "spiking-mcc/mcc-v1" and str(npz["model"]) == model
+    back = load_network(path)
+    assert (back.model, back.law, back.hidden) == (net.model, net.law, net.hidden)
+    x_a, x_v = np.random.default_rng(0).normal(size=(6, 5)), np.random.default_rng(1).normal(size=(6, 4))
+    np.testing.assert_array_equal(forward(back, x_a, x_v).logits, forward(net, x_a, x_v).logits)
+
+
+def test_bad_model_files_name_the_file(tmp_path):
+    with pytest.raises(ModelError, match="missing.npz"):
+        load_network(tmp_path / "missing.npz")
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"not a zip file")
+    with pytest.raises(ModelError, match="corrupt.npz"):
+        load_network(corrupt)
+    net = _perturbed("mcc", "kp", 0.1)
+    path = save_network(net, tmp_path / "ok.npz")
+    arrays = dict(np.load(path, allow_pickle=False))
+    arrays["audio1_w_d"] = np.zeros((2, 2))
+    np.savez(tmp_path / "shape.npz", **arrays)
+    with pytest.raises(ModelError, match="audio1_w_d"):
+        load_network(tmp_path / "shape.npz")
+    arrays = dict(np.load(path, allow_pickle=False))
+    arrays["format"] = np.array("something-else")
+    np.savez(tmp_path / "fmt.npz", **arrays)
+    with pytest.raises(ModelError, match="format"):
+        load_network(tmp_path / "fmt.npz")
+
+
+def test_bad_inputs_name_the_array():
+    net = init_network("mcc", 5, 4, hidden=(4, 3))
+    good_a, good_v, labels = np.zeros((3, 5)), np.zeros((3, 4)), np.array([0, 1, 9])
+    check_inputs(net, good_a, good_v, labels)
+    with pytest.raises(DataError, match="audio.*shape"):
+        check_inputs(net, np.zeros((3, 6)), good_v, labels)
+    bad = good_v.copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(DataError, match="visual.*NaN"):
+        check_inputs(net, good_a, bad, labels)
+    with pytest.raises(DataError, match="labels.*\\[0, 10\\)"):
+        check_inputs(net, good_a, good_v, np.array([0, 1, 10]))
