@@ -8,7 +8,8 @@ from spiking_mcc.mcc.network import load_network
 
 
 def test_train_writes_model_and_report(cli, tmp_path):
-    assert cli(["train", "--model", "point", "--setup", "supervised", "--epochs", "2", "--out", str(tmp_path)]) == 0
+    argv = ["train", "--model", "point", "--setup", "supervised", "--epochs", "2", "--out", str(tmp_path)]
+    assert cli(argv) == 0
     report = json.loads((tmp_path / "train_point.json").read_text())
     assert report["test_accuracy"] > 0.8
     assert report["energy_uj_per_sample"] == pytest.approx(report["transmissions_per_sample"] * 8e-5)
