@@ -49,8 +49,7 @@ def _run(job_dir: Path) -> None:
                 first_chunk_s = time.perf_counter() - t_chunk
             done += steps
             (job_dir / "progress.txt").write_text(f"{done} {graph.num_steps}\n")
-            if fault == "hang":
-                time.sleep(3600)  # test hook: a stuck run with live Lava processes and shm segments
+            _inject_fault(fault)
         t_run = time.perf_counter()
         counters = read_counters(graph)
         t_read = time.perf_counter()
@@ -65,6 +64,22 @@ def _run(job_dir: Path) -> None:
                    num_steps=graph.num_steps)
     save_npz(job_dir / "result.npz", **counters,
              **{f"timing_{k}": np.asarray(v, dtype=np.float64) for k, v in timings.items()})
+
+
+def _inject_fault(fault: str) -> None:
+    """Test hooks. "hang": stall with live Lava processes and shm segments; "kill_worker": SIGKILL one
+    Lava worker process, as when a ProcessModel dies (Lava then waits for it forever)."""
+    if fault == "hang":
+        time.sleep(3600)
+    elif fault == "kill_worker":
+        import os
+        import signal
+
+        import psutil
+
+        workers = psutil.Process().children(recursive=True)
+        if workers:
+            os.kill(workers[-1].pid, signal.SIGKILL)
 
 
 def main(argv: list[str] | None = None) -> int:

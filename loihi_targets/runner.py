@@ -207,7 +207,7 @@ def _wait(child: subprocess.Popen, job_dir: Path, timeout_s: float, progress: bo
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=None, desc="lava steps", unit="step", file=sys.stderr, leave=False)
+        bar = tqdm(total=1, desc="lava steps", unit="step", file=sys.stderr, leave=False)
     deadline = time.monotonic() + timeout_s
     try:
         while child.poll() is None:
@@ -229,6 +229,6 @@ def _update_bar(bar, job_dir: Path) -> None:
         done, total = (int(v) for v in (job_dir / "progress.txt").read_text().split())
     except (FileNotFoundError, ValueError):
         return
-    bar.total = total
-    bar.n = done
-    bar.refresh()
+    if bar.total != total or bar.n != done:
+        bar.total = total
+        bar.update(done - bar.n)

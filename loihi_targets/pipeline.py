@@ -1,0 +1,216 @@
+"""The `loihi` job: convert (if needed), quantise, run the batched engine and Lava on the same samples,
+compare them, map the network on Loihi cores and write ``loihi.json`` with energy workloads.
+
+``run_loihi(model, dataset, samples, timesteps, mode, out_dir, seed=0) -> dict`` is the public entry;
+``spiking-mcc loihi`` is a thin CLI over it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from conversion.fixed_point import (
+    FixedPointNetwork,
+    FloatNetwork,
+    float_network,
+    readout_to_real,
+    simulate_fixed,
+    simulate_float,
+)
+from conversion.ir import Graph, SpikingNetwork
+from spiking_mcc.errors import DataError, ModelError, ParameterError
+
+MODES = ("fixed", "float")
+DEFAULT_TIMEOUT_S = 300.0
+CALIBRATION_SAMPLES = 500
+
+
+def _load_network(model, x_calib: np.ndarray, timesteps: int, threshold: str) -> SpikingNetwork:
+    if isinstance(model, SpikingNetwork):
+        return model
+    from conversion import thresholds
+
+    if isinstance(model, (str, os.PathLike)):
+        from conversion.importers import load_model
+
+        model = load_model(model)
+    if not isinstance(model, Graph):
+        raise ModelError(f"model must be a path, a conversion.ir.Graph or a SpikingNetwork, got "
+                         f"{type(model).__name__}")
+    return thresholds.convert(model, x_calib, method=threshold, timesteps=timesteps)
+
+
+def _check_args(samples: int, timesteps: int, mode: str, timeout_s: float) -> None:
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise ParameterError(f"--samples must be an integer >= 1, got {samples!r}")
+    if isinstance(timesteps, bool) or not isinstance(timesteps, (int, np.integer)) \
+            or not 1 <= timesteps <= 4096:
+        raise ParameterError(f"--timesteps must be an integer in [1, 4096], got {timesteps!r}")
+    if mode not in MODES:
+        raise ParameterError(f"--mode must be one of {list(MODES)}, got {mode!r}")
+    if not np.isfinite(timeout_s) or timeout_s <= 0:
+        raise ParameterError(f"--timeout-s must be > 0, got {timeout_s}")
+
+
+def _load_data(dataset, seed: int):
+    """A loaders.Dataset from a --data spec, or (x_test, y_test[, x_calib]) arrays passed directly."""
+    if isinstance(dataset, str):
+        from spiking_mcc.data.loaders import load_dataset
+
+        data = load_dataset(dataset, seed)
+        calib = data.x_calib if data.x_calib is not None else data.x_train
+        return data.name, data.x_test, data.y_test, calib
+    if isinstance(dataset, tuple) and len(dataset) in (2, 3):
+        x, y = np.asarray(dataset[0], dtype=np.float64), np.asarray(dataset[1])
+        calib = np.asarray(dataset[2], dtype=np.float64) if len(dataset) == 3 else x
+        return "arrays", x, y, calib
+    raise DataError("dataset must be a --data spec string or a tuple (x, y[, x_calib])")
+
+
+def _lava_counts_of_engine(result, n_pop: int) -> tuple[list, list]:
+    window = [c.sum(axis=1) for c in result.spike_counts[:n_pop]]
+    neuron = [c.sum(axis=0) for c in result.spike_counts[:n_pop]]
+    return window, neuron
+
+
+def _compare(engine_window, engine_neuron, engine_output, lava) -> dict:
+    equal_windows = all(np.array_equal(a, b) for a, b in zip(engine_window, lava.window_counts))
+    equal_neurons = all(np.array_equal(a, b) for a, b in zip(engine_neuron, lava.neuron_counts))
+    diffs = [int(np.abs(a - b).max(initial=0)) for a, b in zip(engine_window, lava.window_counts)]
+    return {"spike_counts_equal": bool(equal_windows and equal_neurons),
+            "output_equal": bool(np.array_equal(engine_output, lava.output)),
+            "max_window_count_difference": diffs,
+            "prediction_agreement": float(np.mean(np.argmax(engine_output, 1) == lava.predictions))}
+
+
+def _workload(name: str, weights: list[np.ndarray], names: list[str], spikes_per_sample: list[float],
+              timesteps: int, mode: str) -> dict:
+    """Energy workload (COMMON.md contract): per layer its spikes per sample and the synaptic events
+    they cause downstream (spikes x fan-out); the first layer takes analog input (MACs)."""
+    rows = []
+    for i, (layer_name, weight) in enumerate(zip(names, weights)):
+        n_out, n_in = weight.shape
+        fan_out = int(weights[i + 1].shape[0]) if i + 1 < len(weights) else 0
+        spikes = spikes_per_sample[i] if i < len(spikes_per_sample) else 0.0
+        rows.append({"name": layer_name, "neurons": int(n_out), "fan_in": int(n_in), "fan_out": fan_out,
+                     "macs": float(n_out * n_in), "synaptic_events": float(spikes * fan_out),
+                     "spikes": float(spikes), "analog_input": i == 0})
+    return {"name": name, "model": "snn", "kind": "snn", "timesteps": int(timesteps), "layers": rows,
+            "source": f"Lava {mode} spike counts"}
+
+
+def _map_cores(weights: list[np.ndarray], names: list[str], neuron_spikes: list[np.ndarray]) -> dict:
+    try:
+        from loihi_targets.mapper import layers_from_weights, map_network
+    except ImportError:  # the mapper ships with the same package; keep the report honest if absent
+        return {"error": "loihi_targets.mapper not available"}
+    specs = layers_from_weights([(w != 0).astype(np.int8) for w in weights], names=names)
+    spikes = [np.asarray(s, dtype=np.float64) for s in neuron_spikes]
+    spikes += [np.zeros(w.shape[0]) for w in weights[len(spikes):]]
+    return map_network(specs, spikes_per_neuron=spikes, method="greedy").summary()
+
+
+def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: str | os.PathLike,
+              seed: int = 0, threshold: str = "percentile", timeout_s: float = DEFAULT_TIMEOUT_S,
+              progress: bool = False) -> dict:
+    """Run `samples` test samples of `dataset` through `model` in Lava (`mode` "fixed" or "float") and
+    through the batched engine with the same arithmetic; write ``out_dir/loihi.json`` and return it.
+
+    model: a model file path (.npz/.onnx, converted here with `threshold` fitted for `timesteps`), a
+    conversion.ir.Graph, or a converted SpikingNetwork (analog Dense chain). dataset: a --data spec or
+    (x, y[, x_calib]). Everything is validated (Loihi limits included) before Lava starts.
+    """
+    from loihi_targets.quantize import quantisation_table, quantize
+    from loihi_targets.runner import run_lava
+    from spiking_mcc.io import ensure_dir, write_json
+
+    start = time.perf_counter()
+    _check_args(samples, timesteps, mode, timeout_s)
+    out = ensure_dir(out_dir)
+    data_name, x_test, y_test, x_calib = _load_data(dataset, seed)
+    snn = _load_network(model, np.asarray(x_calib)[:CALIBRATION_SAMPLES], timesteps, threshold)
+    x = np.asarray(x_test, dtype=np.float64).reshape(len(x_test), -1)[:samples]
+    y = np.asarray(y_test)[:samples]
+    float_net = float_network(snn)
+    if x.shape[1] != float_net.layers[0].weight.shape[1]:
+        raise DataError(f"data has {x.shape[1]} features but the model's first layer expects "
+                        f"{float_net.layers[0].weight.shape[1]}")
+    if not np.all(np.isfinite(x)):
+        raise DataError(f"data contains {int(np.sum(~np.isfinite(x)))} NaN/Inf value(s)")
+
+    if mode == "fixed":
+        net: FixedPointNetwork | FloatNetwork = quantize(snn, timesteps)  # range checks before Lava
+        t0 = time.perf_counter()
+        engine = simulate_fixed(net, x, timesteps)
+        engine_s = time.perf_counter() - t0
+    else:
+        net = float_net
+        t0 = time.perf_counter()
+        engine = simulate_float(net, x, timesteps)
+        engine_s = time.perf_counter() - t0
+    lava = run_lava(net, x, timesteps, timeout_s=timeout_s, progress=progress)
+
+    n_pop = net.n_populations
+    engine_window, engine_neuron = _lava_counts_of_engine(engine, n_pop)
+    comparison = _compare(engine_window, engine_neuron, engine.output, lava)
+    from conversion import engine as conversion_engine
+
+    reference = conversion_engine.simulate(snn, x, [timesteps], seed=seed, mode="float")[0]
+    names = [layer.name for layer in net.layers]
+    spikes_per_sample = [float(np.mean(c)) for c in lava.window_counts]
+    weights = [layer.weight_mant if mode == "fixed" else layer.weight for layer in net.layers]
+    mapping = _map_cores(weights, names, [c / len(x) for c in lava.neuron_counts])
+    per_layer = [{"layer": names[i], "neurons": int(len(lava.neuron_counts[i])),
+                  "spikes_per_sample_lava": spikes_per_sample[i],
+                  "spikes_per_sample_engine": float(np.mean(engine_window[i])),
+                  "firing_rate_lava": spikes_per_sample[i] / (len(lava.neuron_counts[i]) * timesteps)}
+                 for i in range(n_pop)]
+    output_real = readout_to_real(net, lava.output) if mode == "fixed" else lava.output
+    report = {
+        "model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
+        "data": data_name, "samples": int(len(x)), "timesteps": int(timesteps), "mode": mode,
+        "seed": int(seed), "reset": net.reset, "readout": net.readout,
+        "accuracy_lava": float(np.mean(lava.predictions == y)),
+        "accuracy_engine": float(np.mean(engine.predictions == y)),
+        "accuracy_conversion_engine_float": reference.accuracy(y),
+        **comparison,
+        "cores_used": mapping.get("cores_used"),
+        "intercore_spikes": mapping.get("intercore_spikes"),
+        "mapping": mapping,
+        "wall_s": None,
+        "lava_wall_s": lava.wall_s, "lava_timings": lava.timings, "engine_s": engine_s,
+        "per_layer": per_layer,
+        "quantisation_error": quantisation_table(net) if mode == "fixed" else [],
+        "output_readout_mean": np.mean(output_real, axis=0),
+        "workloads": [_workload(f"snn-lava-{mode}", weights, names, spikes_per_sample, timesteps, mode)],
+    }
+    report["wall_s"] = time.perf_counter() - start
+    write_json(Path(out) / "loihi.json", report)
+    plot_report(report, Path(out) / "loihi_counts.png")
+    return report
+
+
+def plot_report(report: dict, path: Path) -> None:
+    """Bar chart: spikes per sample per layer, Lava vs batched engine, with both accuracies."""
+    import matplotlib.pyplot as plt
+
+    import spiking_mcc.plotting  # noqa: F401  (headless backend)
+    from spiking_mcc.io import save_figure
+
+    rows = report["per_layer"]
+    fig, ax = plt.subplots(figsize=(5, 3))
+    pos = np.arange(len(rows))
+    ax.bar(pos - 0.2, [r["spikes_per_sample_lava"] for r in rows], 0.4, label="Lava")
+    ax.bar(pos + 0.2, [r["spikes_per_sample_engine"] for r in rows], 0.4, label="batched engine")
+    ax.set_xticks(pos)
+    ax.set_xticklabels([r["layer"] for r in rows])
+    ax.set_ylabel("spikes per sample")
+    ax.set_title(f"Lava {report['mode']}: accuracy {report['accuracy_lava']:.3f} (engine "
+                 f"{report['accuracy_engine']:.3f}), counts equal: {report['spike_counts_equal']}",
+                 fontsize=8)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
