@@ -104,6 +104,21 @@ def test_sparse_snn_on_cheap_accumulates_beats_int8_ann_without_a_note():
     assert report["notes"] == []
 
 
+def test_non_spiking_devices_run_spiking_workloads_as_ann():
+    # keras-spiking: on cpu/gpu/arm (spiking=False) the network runs as an ANN, independent of spikes
+    report = energy_report([mlp_snn(spikes_hidden=10), mlp_snn(spikes_hidden=900, name="busy")],
+                           devices=["gpu", "cmos45-fp32"])
+    ann_on_gpu = 0.3e-9 * (6400 + 1000 + 110)
+    for name in ("mlp-snn", "busy"):
+        assert row(report, name, "gpu")["energy_j"] == pytest.approx(ann_on_gpu)
+        assert not row(report, name, "gpu")["event_based"]
+    # the 45 nm presets are the event-driven accumulate model: spikes matter there
+    quiet, busy = row(report, "mlp-snn", "cmos45-fp32"), row(report, "busy", "cmos45-fp32")
+    assert quiet["event_based"] and busy["breakdown_j"]["synaptic"] == pytest.approx(9000 * 0.9e-12)
+    assert quiet["energy_j"] < busy["energy_j"]
+    assert any("gpu" in note and "as an ANN" in note for note in report["notes"])
+
+
 def test_mcc_transmissions_on_fpga():
     workload = {"name": "mcc", "model": "mcc", "kind": "transmissions", "timesteps": 1,
                 "layers": [{"name": "tp", "neurons": 20, "fan_in": 60, "fan_out": 10, "macs": 1200.0,
