@@ -1,0 +1,111 @@
+"""`spiking-mcc sbe`: compare sgd, mini-batch GD, truncated SVD and streaming batch eigenupdates."""
+
+from __future__ import annotations
+
+import argparse
+
+from spiking_mcc.commands.common import (
+    add_out_argument,
+    add_seed_argument,
+    parse_int_list,
+    parse_str_list,
+    print_table,
+)
+from spiking_mcc.errors import ParameterError
+
+HELP = "low-rank crossbar training: sgd vs mini-batch GD vs truncated SVD vs streaming batch eigenupdates"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from spiking_mcc.sbe.trainer import (
+        DEFAULT_LEARNING_RATE,
+        DEFAULT_LR_DECAY,
+        DEFAULT_SGD_LEARNING_RATE,
+        METHODS,
+    )
+
+    parser.add_argument("--method", default=",".join(METHODS),
+                        help=f"comma-separated subset of {','.join(METHODS)} (default: all)")
+    parser.add_argument("--rank", default="1,3",
+                        help="ranks k for svd and sbe, comma-separated (default: 1,3)")
+    parser.add_argument("--batch", default="32,128",
+                        help="batch sizes for mbgd, svd and sbe (sgd uses 1; default: 32,128)")
+    parser.add_argument("--epochs", type=int, default=30, help="training epochs per run (default: 30)")
+    parser.add_argument("--data", default="digits", help="data set: digits (default: digits)")
+    parser.add_argument("--hidden", default="100", help="hidden layer sizes, comma-separated (default: 100)")
+    parser.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE,
+                        help=f"learning rate eta of mbgd, svd and sbe (default: {DEFAULT_LEARNING_RATE})")
+    parser.add_argument("--sgd-learning-rate", type=float, default=DEFAULT_SGD_LEARNING_RATE,
+                        help=f"learning rate of sgd, per sample (default: {DEFAULT_SGD_LEARNING_RATE})")
+    parser.add_argument("--lr-decay", type=float, default=DEFAULT_LR_DECAY,
+                        help=f"eta is multiplied by this after every epoch (default: {DEFAULT_LR_DECAY})")
+    parser.add_argument("--device-levels", type=int, default=None,
+                        help="crossbar device model: conductance levels (>= 2; default: continuous)")
+    parser.add_argument("--write-noise", type=float, default=0.0,
+                        help="crossbar device model: relative std of every programmed change (default: 0)")
+    parser.add_argument("--w-max", type=float, default=1.0,
+                        help="crossbar device model: weight range [-w_max, w_max] (default: 1)")
+    add_seed_argument(parser)
+    add_out_argument(parser, "results/sbe")
+
+
+def _load_data(spec: str, seed: int):
+    if spec == "digits":
+        from spiking_mcc.data.digits import load_digits_split
+
+        split = load_digits_split(seed=seed)
+        return split.x_train, split.y_train, split.x_test, split.y_test
+    raise ParameterError(f"--data: only 'digits' is supported by sbe, got {spec!r}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from spiking_mcc.io import ensure_dir, write_json
+    from spiking_mcc.sbe import figures, mlp
+    from spiking_mcc.sbe.crossbar import CrossbarDevice
+    from spiking_mcc.sbe.trainer import METHODS, check_ranks, plan_runs, train_mlp
+
+    methods = parse_str_list(args.method, "method", METHODS)
+    ranks = parse_int_list(args.rank, "rank")
+    batches = parse_int_list(args.batch, "batch")
+    hidden = tuple(parse_int_list(args.hidden, "hidden"))
+    if args.epochs < 1:
+        raise ParameterError(f"--epochs: must be >= 1, got {args.epochs}")
+    device = None
+    if args.device_levels is not None or args.write_noise != 0.0:
+        device = CrossbarDevice(levels=args.device_levels, write_noise=args.write_noise, w_max=args.w_max)
+    configs = plan_runs(methods, batches, ranks, learning_rate=args.learning_rate,
+                        sgd_learning_rate=args.sgd_learning_rate, epochs=args.epochs,
+                        lr_decay=args.lr_decay, hidden=hidden, seed=args.seed, device=device)
+    x_train, y_train, x_test, y_test = _load_data(args.data, args.seed)
+    n_classes = int(max(y_train.max(), y_test.max()) + 1)
+    check_ranks(configs, x_train.shape[1], n_classes)
+
+    out = ensure_dir(args.out)
+    models = ensure_dir(out / "models")
+    runs = []
+    for config in configs:
+        result = train_mlp(x_train, y_train, x_test, y_test, config, n_classes=n_classes, progress=True)
+        record = result.summary()
+        name = f"{config.method}_b{config.effective_batch}" + (
+            f"_k{config.rank}" if config.effective_rank is not None else "")
+        record["model"] = str(mlp.save_sequential(models / f"{name}.npz", result.weights).relative_to(out))
+        runs.append(record)
+
+    write_json(out / "sbe.json", {
+        "command": "sbe",
+        "data": args.data,
+        "sizes": [int(x_train.shape[1]), *hidden, n_classes],
+        "seed": args.seed,
+        "device": None if device is None else {"levels": device.levels, "write_noise": device.write_noise,
+                                               "w_max": device.w_max},
+        "device_writes_unit": "rank-1 outer-product crossbar writes, summed over layers",
+        "state_floats_unit": "persistent update memory in floats, summed over layers",
+        "runs": runs,
+    })
+    figures.plot_accuracy_vs_epoch(runs, out / "accuracy_vs_epoch.png")
+    figures.plot_accuracy_vs_writes(runs, out / "accuracy_vs_writes.png")
+    print_table([{"method": r["method"], "batch": r["batch"], "rank": r["rank"] or "-",
+                  "test_acc_%": 100 * r["test_accuracy"], "device_writes": r["device_writes"],
+                  "state_floats": r["state_floats"]} for r in runs])
+    print(f"wrote {out / 'sbe.json'}")
+    return 0
