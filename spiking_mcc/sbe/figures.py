@@ -15,30 +15,29 @@ def run_label(run: dict) -> str:
     return label if run.get("rank") is None else f"{label} k={run['rank']}"
 
 
-def plot_accuracy_vs_epoch(runs: list[dict], path: str | os.PathLike) -> Path:
-    """Test accuracy (%) after every epoch, one line per run."""
+def _plot_accuracy(runs: list[dict], x_key: str, xlabel: str, title: str, path: str | os.PathLike,
+                   log_x: bool = False) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for run in runs:
-        epochs = [h["epoch"] for h in run["history"]]
-        ax.plot(epochs, [100 * h["test_accuracy"] for h in run["history"]], marker=".", label=run_label(run))
-    ax.set_xlabel("epoch")
+        history = run["history"]
+        ax.plot([h[x_key] for h in history], [100 * h["test_accuracy"] for h in history], marker=".",
+                label=run_label(run))
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Test accuracy per epoch")
-    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def plot_accuracy_vs_epoch(runs: list[dict], path: str | os.PathLike) -> Path:
+    """Test accuracy (%) after every epoch, one line per run."""
+    return _plot_accuracy(runs, "epoch", "epoch", "Test accuracy per epoch", path)
 
 
 def plot_accuracy_vs_writes(runs: list[dict], path: str | os.PathLike) -> Path:
     """Test accuracy (%) against cumulative rank-1 device writes (all layers), log x axis."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for run in runs:
-        writes = [h["device_writes"] for h in run["history"]]
-        ax.plot(writes, [100 * h["test_accuracy"] for h in run["history"]], marker=".", label=run_label(run))
-    ax.set_xscale("log")
-    ax.set_xlabel("cumulative rank-1 device writes (all layers)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Accuracy vs crossbar writes")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    return save_figure(fig, path)
+    return _plot_accuracy(runs, "device_writes", "cumulative rank-1 device writes (all layers)",
+                          "Accuracy vs crossbar writes", path, log_x=True)
