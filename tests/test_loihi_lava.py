@@ -1,0 +1,288 @@
+"""Lava 0.10.0 against the batched engine, the two-point Process, and the safe runner (SPEC.md section 9).
+
+Lava runs are slow to start, so each network runs once in a module-scoped fixture and several tests
+read it. Agreement: the fixed-point engine equals Lava ``fixed_pt`` spike for spike; Lava
+``floating_pt`` equals the float reference of the same arithmetic, and agrees with the conversion
+engine (V >= v_th instead of Lava's V > v_th) on >= 95 % of predictions and within 3 % of spikes.
+"""
+
+import dataclasses
+import json
+import os
+import threading
+import time
+
+import numpy as np
+import psutil
+import pytest
+
+from conversion.fixed_point import float_network, simulate_fixed, simulate_float
+from loihi_targets import runner
+from loihi_targets.quantize import quantize
+from loihi_targets.runner import group_members, run_lava
+from spiking_mcc.errors import HardwareLimitError, SimulatorError
+
+T = 8
+N_SAMPLES = 40
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from conversion import reference_models
+    from spiking_mcc.data.digits import load_digits_split
+
+    graph, _ = reference_models.train_reference("digits-mlp", seed=0)
+    return graph, load_digits_split(0)
+
+
+def _convert(trained, **neuron):
+    from conversion import thresholds
+
+    graph, split = trained
+    return thresholds.convert(graph, split.x_train[:500], timesteps=T, **neuron)
+
+
+def _engine_summary(result, n_pop):
+    return ([c.sum(axis=1) for c in result.spike_counts[:n_pop]],
+            [c.sum(axis=0) for c in result.spike_counts[:n_pop]])
+
+
+@pytest.fixture(scope="module")
+def fixed_subtract(trained):
+    """Converted MLP (reset by subtraction, membrane readout) -> LIFResetSubtract + WindowAccumulator."""
+    net = quantize(_convert(trained), T)
+    x = trained[1].x_test[:N_SAMPLES]
+    shm_before = set(os.listdir("/dev/shm"))
+    return net, x, simulate_fixed(net, x, T), run_lava(net, x, T, timeout_s=120, chunk_samples=7), shm_before
+
+
+@pytest.fixture(scope="module")
+def fixed_zero_counts(trained):
+    """Reset to zero and spike-count readout -> Lava's own LIFReset for every layer."""
+    net = quantize(_convert(trained, reset="zero", readout="counts"), T)
+    x = trained[1].x_test[:N_SAMPLES]
+    return net, x, simulate_fixed(net, x, T), run_lava(net, x, T, timeout_s=120)
+
+
+@pytest.fixture(scope="module")
+def float_run(trained):
+    snn = _convert(trained)
+    net = float_network(snn)
+    x = trained[1].x_test[:N_SAMPLES]
+    return snn, net, x, simulate_float(net, x, T), run_lava(net, x, T, timeout_s=120)
+
+
+def _assert_identical(net, engine, lava):
+    window, neuron = _engine_summary(engine, net.n_populations)
+    assert sum(int(w.sum()) for w in window) > 100, "the network must actually spike for this to mean much"
+    for i in range(net.n_populations):
+        np.testing.assert_array_equal(lava.window_counts[i], window[i], err_msg=f"population {i}")
+        np.testing.assert_array_equal(lava.neuron_counts[i], neuron[i], err_msg=f"population {i}")
+    np.testing.assert_array_equal(lava.output, engine.output)
+
+
+def test_fixed_pt_equals_engine_spike_for_spike_with_subtractive_reset(fixed_subtract):
+    net, _, engine, lava, _ = fixed_subtract
+    assert net.reset == "subtract" and net.readout == "membrane"
+    _assert_identical(net, engine, lava)
+
+
+def test_fixed_pt_equals_engine_with_lava_lifreset_and_count_readout(fixed_zero_counts):
+    net, _, engine, lava = fixed_zero_counts
+    assert net.reset == "zero" and net.readout == "counts" and net.n_populations == 2
+    _assert_identical(net, engine, lava)
+
+
+def test_fixed_point_lava_classifies_digits(fixed_subtract, trained):
+    _, _, _, lava, _ = fixed_subtract
+    accuracy = np.mean(lava.predictions == trained[1].y_test[:N_SAMPLES])
+    assert accuracy >= 0.9
+
+
+def test_floating_pt_matches_float_reference_and_conversion_engine(float_run, trained):
+    from conversion import engine
+
+    snn, net, x, reference, lava = float_run
+    window, neuron = _engine_summary(reference, net.n_populations)
+    for i in range(net.n_populations):
+        np.testing.assert_array_equal(lava.window_counts[i], window[i])
+    np.testing.assert_allclose(lava.output, reference.output, rtol=1e-9, atol=1e-9)
+    conv = engine.simulate(snn, x, [T], mode="float")[0]
+    assert np.mean(conv.predictions == lava.predictions) >= 0.95
+    conv_total = sum(float(v.sum()) for v in conv.spikes.values())
+    lava_total = sum(float(w.sum()) for w in lava.window_counts)
+    assert abs(lava_total - conv_total) <= 0.03 * conv_total
+
+
+def test_successful_run_leaves_no_process_and_no_shm_segment(fixed_subtract):
+    *_, shm_before = fixed_subtract
+    children = [p for p in psutil.Process().children(recursive=True) if p.is_running()
+                and p.status() != psutil.STATUS_ZOMBIE]
+    assert not [p for p in children if "lava_child" in " ".join(p.cmdline())]
+    orphans = (set(os.listdir("/dev/shm")) - shm_before) - runner._shm_in_use()
+    assert not orphans
+
+
+def _lava_group_and_segments(deadline_s=60.0):
+    """Wait for our Lava child (direct child running lava_child) to map shared memory; return
+    (pgid, {segment names mapped by the group})."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        kids = [p for p in psutil.Process().children() if "lava_child" in " ".join(p.cmdline())]
+        if kids:
+            pgid = kids[0].pid
+            names = set()
+            for pid in group_members(pgid):
+                try:
+                    with open(f"/proc/{pid}/maps") as maps:
+                        names |= {line.rsplit("/dev/shm/", 1)[1].split()[0] for line in maps
+                                  if "/dev/shm/" in line}
+                except OSError:
+                    continue
+            if names:
+                return pgid, names
+        time.sleep(0.1)
+    raise AssertionError("Lava child never mapped shared memory")
+
+
+def _run_in_thread(**kwargs):
+    box = {}
+
+    def target():
+        try:
+            box["result"] = run_lava(**kwargs)
+        except Exception as err:  # noqa: BLE001 - the test inspects it
+            box["error"] = err
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, box
+
+
+@pytest.mark.timeout(120)
+def test_timeout_kills_the_whole_group_and_frees_shared_memory(fixed_subtract):
+    net, x, *_ = fixed_subtract
+    started = time.monotonic()
+    thread, box = _run_in_thread(net=net, inputs=x[:4], timesteps=T, timeout_s=8, _fault="hang")
+    pgid, segments = _lava_group_and_segments()
+    assert len(group_members(pgid)) > 1, "Lava runs its models in worker processes"
+    thread.join(60)
+    assert not thread.is_alive()
+    assert isinstance(box.get("error"), SimulatorError) and "timed out" in str(box["error"])
+    assert time.monotonic() - started < 30
+    assert group_members(pgid) == []
+    assert not segments & set(os.listdir("/dev/shm"))
+
+
+@pytest.mark.timeout(120)
+def test_a_dead_lava_worker_is_a_clear_error_not_a_hang(fixed_subtract):
+    net, x, *_ = fixed_subtract
+    thread, box = _run_in_thread(net=net, inputs=x[:4], timesteps=T, timeout_s=8, chunk_samples=1,
+                                 _fault="kill_worker")
+    pgid, segments = _lava_group_and_segments()
+    thread.join(60)
+    assert isinstance(box.get("error"), SimulatorError)
+    assert group_members(pgid) == []
+    assert not segments & set(os.listdir("/dev/shm"))
+
+
+def test_lava_construction_failure_is_reported_with_its_message(fixed_subtract):
+    net, x, *_ = fixed_subtract
+    bad = dataclasses.replace(net.layers[0])
+    object.__setattr__(bad, "bias_mant", bad.bias_mant[:-1])  # bypass validation: wrong length
+    broken = dataclasses.replace(net, layers=(bad,) + net.layers[1:])
+    with pytest.raises(SimulatorError, match="Lava run failed.*broadcast"):
+        run_lava(broken, x[:3], T, timeout_s=60, validate=False)
+
+
+def test_out_of_range_parameter_is_refused_before_any_process_starts(fixed_subtract, monkeypatch):
+    net, x, *_ = fixed_subtract
+    bad = dataclasses.replace(net, layers=(dataclasses.replace(net.layers[0], vth_mant=2 ** 20),)
+                              + net.layers[1:])
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("a Lava child was started for an invalid network")
+
+    monkeypatch.setattr(runner.subprocess, "Popen", no_child)
+    with pytest.raises(HardwareLimitError, match="vth_mant"):
+        run_lava(bad, x[:3], T)
+    x_nan = x[:3].copy()
+    x_nan[0, 0] = np.nan
+    with pytest.raises(Exception, match="NaN"):
+        run_lava(net, x_nan, T)
+
+
+def test_two_point_process_context_modulates_somatic_drive():
+    """Float and fixed models of TwoPointLIF: zero context = point LIF, coherent context amplifies,
+    opposing context attenuates, context alone never fires; fixed = float within one spike."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi1SimCfg
+    from lava.proc.io.source import RingBuffer
+
+    from loihi_targets.lava_procs.counters import SpikeCounter
+    from loihi_targets.lava_procs.two_point import TwoPointLIF
+
+    steps = 60
+    rf = np.array([0.3, 0.3, 0.3, 0.0, 0.3])
+    ctx = np.array([0.0, 0.05, -0.05, 0.5, 0.02])
+    counts = {}
+    for tag, scale in (("floating_pt", None), ("fixed_pt", 1000)):
+        if scale is None:
+            params = dict(d_s=0.0, d_a=0.5, vth=1.0, v_ref=0.1)
+            rf_in, ctx_in = rf, ctx
+        else:
+            params = dict(d_s=0, d_a=2048, vth=scale, v_ref=int(0.1 * scale))
+            rf_in, ctx_in = np.rint(rf * scale).astype(np.int32), np.rint(ctx * scale).astype(np.int32)
+        rf_src = RingBuffer(data=np.repeat(rf_in[:, None], steps, axis=1))
+        ctx_src = RingBuffer(data=np.repeat(ctx_in[:, None], steps, axis=1))
+        cell = TwoPointLIF(shape=(5,), **params)
+        counter = SpikeCounter(shape=(5,), num_windows=1, window=steps, offset=0, per_neuron=True)
+        rf_src.s_out.connect(cell.a_rf)
+        ctx_src.s_out.connect(cell.a_ctx)
+        cell.s_out.connect(counter.s_in)
+        try:
+            counter.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi1SimCfg(select_tag=tag))
+            counts[tag] = np.asarray(counter.neuron_counts.get())
+        finally:
+            counter.stop()
+    float_counts, fixed_counts = counts["floating_pt"], counts["fixed_pt"]
+    point, up, down, alone, mild = float_counts
+    assert alone == 0
+    assert down < point < mild < up
+    assert up >= 1.8 * point  # gain saturates at g_max = 2
+    assert np.max(np.abs(fixed_counts - float_counts)) <= 1
+
+
+def test_cli_loihi_writes_report_with_workloads(trained, tmp_path, cli):
+    from conversion.importers.npz import write_npz_model
+
+    model = write_npz_model(tmp_path / "mlp.npz", trained[0])
+    out = tmp_path / "out"
+    assert cli(["loihi", str(model), "--data", "digits", "--samples", "30", "--timesteps", "8",
+                "--mode", "fixed", "--out", str(out)]) == 0
+    report = json.loads((out / "loihi.json").read_text())
+    assert report["spike_counts_equal"] is True and report["output_equal"] is True
+    assert report["accuracy_lava"] == report["accuracy_engine"] >= 0.85
+    assert report["cores_used"] >= 2 and report["intercore_spikes"] > 0
+    workload = report["workloads"][0]
+    assert workload["kind"] == "snn" and workload["timesteps"] == 8
+    first, last = workload["layers"]
+    assert first["analog_input"] and not last["analog_input"]
+    assert first["spikes"] == pytest.approx(report["per_layer"][0]["spikes_per_sample_lava"])
+    assert first["synaptic_events"] == pytest.approx(first["spikes"] * first["fan_out"])
+    assert (out / "loihi_counts.png").stat().st_size > 1000
+
+
+def test_cli_loihi_bad_input_exits_2_without_lava(tmp_path, cli, trained, monkeypatch, capsys):
+    from conversion.importers.npz import write_npz_model
+
+    model = write_npz_model(tmp_path / "mlp.npz", trained[0])
+    data = tmp_path / "bad.npz"
+    x = np.random.default_rng(0).random((20, 64))
+    x[3, 5] = np.nan
+    np.savez(data, x=x, y=np.arange(20) % 10)
+    monkeypatch.setattr(runner.subprocess, "Popen", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    assert cli(["loihi", str(model), "--data", str(data), "--out", str(tmp_path / "o")]) == 2
+    assert cli(["loihi", str(model), "--samples", "0", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "NaN" in err and "--samples" in err
