@@ -1,0 +1,210 @@
+"""Importers: sequential-v1 npz, ONNX (checked against onnx's reference evaluator), PyTorch (optional)."""
+
+import numpy as np
+import pytest
+
+from conversion import ops
+from conversion.importers import load_model
+from conversion.importers.npz import FORMAT, write_npz_model
+from conversion.importers.onnx_export import write_onnx_model
+from conversion.ir import AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU
+from spiking_mcc.errors import ModelError
+from spiking_mcc.io import save_npz
+
+RNG = np.random.default_rng(1)
+
+
+def _cnn() -> Graph:
+    return Graph.sequential(
+        (1, 8, 8),
+        [
+            Conv2d(RNG.normal(size=(4, 1, 3, 3)), RNG.normal(size=4), 1, 1, name="conv1"),
+            ReLU(name="relu1"),
+            MaxPool2d(2, name="mpool"),
+            Conv2d(RNG.normal(size=(6, 4, 3, 3)), RNG.normal(size=6), 1, 1, name="conv2"),
+            ReLU(3.0, name="clip2"),
+            AvgPool2d(2, name="apool"),
+            Flatten(name="flat"),
+            Dense(RNG.normal(size=(10, 24)), RNG.normal(size=10), name="fc"),
+        ],
+    )
+
+
+def _onnx_reference(path, x):
+    from onnx.reference import ReferenceEvaluator
+
+    return ReferenceEvaluator(str(path)).run(None, {"input": x.astype(np.float32)})[0]
+
+
+def test_npz_round_trip_keeps_every_layer(tmp_path):
+    graph = _cnn()
+    path = write_npz_model(tmp_path / "m.npz", graph)
+    loaded = load_model(path)
+    assert loaded.describe() == graph.describe()
+    x = RNG.random((5, 64))
+    np.testing.assert_allclose(ops.forward(loaded, x)["fc"], ops.forward(graph, x)["fc"], rtol=1e-12)
+
+
+def test_npz_batchnorm_is_folded_exactly(tmp_path):
+    w, b = RNG.normal(size=(5, 3)), RNG.normal(size=5)
+    gamma, beta, mean, var = (
+        RNG.uniform(0.5, 2, 5),
+        RNG.normal(size=5),
+        RNG.normal(size=5),
+        RNG.uniform(0.2, 2, 5),
+    )
+    save_npz(
+        tmp_path / "bn.npz",
+        format=np.array(FORMAT),
+        input_shape=np.array([3]),
+        n_layers=np.array(2),
+        layer0_kind=np.array("dense"),
+        layer0_weight=w,
+        layer0_bias=b,
+        layer1_kind=np.array("batchnorm"),
+        layer1_gamma=gamma,
+        layer1_beta=beta,
+        layer1_mean=mean,
+        layer1_var=var,
+        layer1_eps=np.array(1e-3),
+    )
+    graph = load_model(tmp_path / "bn.npz")
+    assert len(graph.nodes) == 1
+    x = RNG.normal(size=(4, 3))
+    expected = gamma * (x @ w.T + b - mean) / np.sqrt(var + 1e-3) + beta
+    np.testing.assert_allclose(ops.forward(graph, x)[graph.outputs[0]], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_npz_bad_files_name_the_problem(tmp_path):
+    weight = np.ones((3, 4))
+    weight[0, 0] = np.nan
+    save_npz(
+        tmp_path / "nan.npz",
+        format=np.array(FORMAT),
+        input_shape=np.array([4]),
+        n_layers=np.array(1),
+        layer0_kind=np.array("dense"),
+        layer0_weight=weight,
+        layer0_bias=np.zeros(3),
+    )
+    with pytest.raises(ModelError, match="nan.npz.*layer 'dense0'.*NaN/Inf"):
+        load_model(tmp_path / "nan.npz")
+    save_npz(
+        tmp_path / "kind.npz",
+        format=np.array(FORMAT),
+        input_shape=np.array([4]),
+        n_layers=np.array(1),
+        layer0_kind=np.array("lstm"),
+    )
+    with pytest.raises(ModelError, match="layer0_kind is 'lstm'"):
+        load_model(tmp_path / "kind.npz")
+    save_npz(tmp_path / "fmt.npz", format=np.array("other"), input_shape=np.array([4]))
+    with pytest.raises(ModelError, match="format is 'other'"):
+        load_model(tmp_path / "fmt.npz")
+    with pytest.raises(ModelError, match="model file not found"):
+        load_model(tmp_path / "missing.onnx")
+
+
+def test_onnx_import_matches_onnx_reference_and_cuts_softmax(tmp_path):
+    graph = _cnn()
+    path = write_onnx_model(tmp_path / "cnn.onnx", graph, softmax=True)
+    loaded = load_model(path)
+    assert [type(n).__name__ for _, n in loaded] == [type(n).__name__ for _, n in graph]
+    assert loaded.nodes["clip2"].max == 3.0
+    assert any("Softmax" in note for note in loaded.notes)
+    x = RNG.random((6, 1, 8, 8))
+    logits = np.log(_onnx_reference(path, x))  # softmax output -> log-probabilities
+    ours = ops.forward(loaded, x)[loaded.outputs[0]]
+    np.testing.assert_allclose(
+        ours - ours.max(1, keepdims=True), logits - logits.max(1, keepdims=True), atol=1e-4
+    )
+
+
+def test_onnx_unsupported_operators_are_all_listed(tmp_path):
+    from onnx import helper
+
+    graph = Graph.sequential((4,), [Dense(RNG.normal(size=(3, 4)), np.zeros(3), "fc")])
+    extra = [
+        helper.make_node("Tanh", ["fc.out"], ["t"], name="squash"),
+        helper.make_node("LRN", ["t"], ["u"], name="norm", size=1),
+        helper.make_node("Softmax", ["u"], ["p"], name="softmax"),
+    ]
+    path = write_onnx_model(tmp_path / "bad.onnx", graph, extra_nodes=extra)
+    with pytest.raises(ModelError) as err:
+        load_model(path)
+    message = str(err.value)
+    assert "2 unsupported ONNX operator(s)" in message
+    assert "Tanh (node 'squash')" in message and "LRN (node 'norm')" in message
+    assert "Softmax" not in message.split("supported:")[0]
+
+
+def test_onnx_matmul_add_batchnorm_globalpool_reshape(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    conv_w, conv_b = RNG.normal(size=(3, 2, 3, 3)), RNG.normal(size=3)
+    bn = [RNG.uniform(0.5, 2, 3), RNG.normal(size=3), RNG.normal(size=3), RNG.uniform(0.2, 2, 3)]
+    mat, bias = RNG.normal(size=(3, 5)), RNG.normal(size=5)
+    inits = [
+        numpy_helper.from_array(a.astype(np.float32), n)
+        for a, n in [
+            (conv_w, "cw"),
+            (conv_b, "cb"),
+            (bn[0], "g"),
+            (bn[1], "b"),
+            (bn[2], "m"),
+            (bn[3], "v"),
+            (mat, "W"),
+            (bias, "B"),
+        ]
+    ]
+    inits.append(numpy_helper.from_array(np.array([-1, 3], dtype=np.int64), "shape"))
+    nodes = [
+        helper.make_node("Conv", ["input", "cw", "cb"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c", "g", "b", "m", "v"], ["n"], name="bn", epsilon=1e-5),
+        helper.make_node("Relu", ["n"], ["r"], name="relu"),
+        helper.make_node("GlobalAveragePool", ["r"], ["p"], name="gap"),
+        helper.make_node("Reshape", ["p", "shape"], ["f"], name="reshape"),
+        helper.make_node("MatMul", ["f", "W"], ["mm"], name="mm"),
+        helper.make_node("Add", ["mm", "B"], ["out"], name="bias"),
+    ]
+    model = helper.make_model(
+        helper.make_graph(
+            nodes,
+            "g",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 2, 6, 6])],
+            [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 5])],
+            inits,
+        ),
+        opset_imports=[helper.make_opsetid("", 15)],
+    )  # onnx's reference BN before opset 14 uses batch stats
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    graph = load_model(tmp_path / "m.onnx")
+    assert not any(isinstance(n, BatchNorm) for n in graph.nodes.values())
+    x = RNG.random((4, 2, 6, 6))
+    np.testing.assert_allclose(
+        ops.forward(graph, x)[graph.outputs[0]], _onnx_reference(tmp_path / "m.onnx", x), rtol=1e-4, atol=1e-4
+    )
+
+
+def test_pytorch_sequential_import_matches_torch():
+    torch = pytest.importorskip("torch")  # optional importer: torch is not a project dependency
+    from conversion.importers.torch_import import from_torch_sequential
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.ReLU(),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(64, 10),
+        torch.nn.Softmax(dim=1),
+    ).eval()
+    graph = from_torch_sequential(model, (1, 8, 8))
+    x = np.random.default_rng(0).random((3, 1, 8, 8))
+    with torch.no_grad():
+        probs = model(torch.tensor(x, dtype=torch.float32)).numpy()
+    ours = ops.forward(graph, x)[graph.outputs[0]]
+    np.testing.assert_array_equal(ours.argmax(1), probs.argmax(1))
+    assert graph.notes
