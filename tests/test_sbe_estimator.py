@@ -45,8 +45,7 @@ def test_per_sample_equations_warm_start_and_signed_sigma():
     x_vec, delta_vec = rng.standard_normal(4), rng.standard_normal(3)
     sigma = -30.0
     unit = lambda v: v / np.linalg.norm(v)
-    state = SBEState(x_vec=x_vec[None].copy(), delta_vec=delta_vec[None].copy(), sigma=np.array([sigma]),
-                     x_hat=unit(x_vec)[None], delta_hat=unit(delta_vec)[None])
+    state = SBEState(x_vec=x_vec[None].copy(), delta_vec=delta_vec[None].copy(), sigma=np.array([sigma]))
     inputs, errors = rng.standard_normal((2, 4)), rng.standard_normal((2, 3))
     for j in (1, 2):
         x, d = inputs[j - 1], errors[j - 1]
@@ -95,3 +94,30 @@ def test_batch_shape_mismatch_is_rejected():
         stream_batch(state, np.zeros((0, 4)), np.zeros((0, 3)))
     with pytest.raises(ParameterError, match="widths"):
         stream_batch(state, np.zeros((2, 5)), np.zeros((2, 3)))
+
+
+def literal_sbe(x_vec, delta_vec, sigma, inputs, errors):
+    """SPEC.md section 11 written out literally: per sample j = 1..n, per component with deflation."""
+    unit = lambda v: v / np.linalg.norm(v)
+    x_vec, delta_vec, sigma = x_vec.copy(), delta_vec.copy(), sigma.copy()
+    for j, (x, d) in enumerate(zip(inputs, errors), start=1):
+        for i in range(sigma.size):
+            x_vec[i] = j / (j + 1) * x_vec[i] + x * (d @ unit(delta_vec[i])) / (j + 1)
+            delta_vec[i] = j / (j + 1) * delta_vec[i] + d * (x @ unit(x_vec[i])) / (j + 1)
+            sigma[i] = j / (j + 1) * sigma[i] + (x @ unit(x_vec[i])) * (d @ unit(delta_vec[i])) / (j + 1)
+            x = x - (x @ unit(x_vec[i])) * unit(x_vec[i])
+    return x_vec, delta_vec, sigma
+
+
+def test_streaming_matches_the_literal_equations_over_warm_batches_with_deflation():
+    rng = np.random.default_rng(11)
+    state = init_state(10, 65, 3, rng)
+    x_vec, delta_vec, sigma = state.x_vec.copy(), state.delta_vec.copy(), state.sigma.copy()
+    for _ in range(3):  # three warm-started batches of 128 samples
+        inputs = np.maximum(rng.standard_normal((128, 65)), 0)
+        errors = rng.standard_normal((128, 10)) * 0.1
+        stream_batch(state, inputs, errors)
+        x_vec, delta_vec, sigma = literal_sbe(x_vec, delta_vec, sigma, inputs, errors)
+    np.testing.assert_allclose(state.x_vec, x_vec, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(state.delta_vec, delta_vec, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(state.sigma, sigma, rtol=1e-9)
