@@ -222,11 +222,16 @@ def _figures(report: dict, out: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for model in MODELS:
         rows = report["damage"]["test_time"][model]
-        axes[0].errorbar([r["fraction"] for r in rows], [r["accuracy_mean"] for r in rows],
-                         yerr=[r["accuracy_std"] for r in rows], fmt="-o", color=colours[model], label=model)
+        axes[0].errorbar([0.0] + [r["fraction"] for r in rows], [rows[0]["accuracy_intact"]]
+                         + [r["accuracy_mean"] for r in rows], yerr=[0.0] + [r["accuracy_std"] for r in rows],
+                         fmt="-o", color=colours[model], label=model)
         for row in report["damage"]["mid_training"]:
             if row["model"] == model:
-                axes[1].plot(range(1, len(row["history"]) + 1), row["history"], "-o", color=colours[model],
+                # the accuracy just after the damage sits between epoch d (before) and epoch d + 1
+                d = row["damage_epoch"]
+                epochs = [*range(1, d + 1), d + 0.1, *range(d + 1, len(row["history"]) + 1)]
+                accs = [*row["history"][:d], row["accuracy_after"], *row["history"][d:]]
+                axes[1].plot(epochs, accs, "-o", color=colours[model],
                              alpha=0.4 + 0.6 * row["fraction"],
                              label=f"{model}, {row['fraction']:.0%} silenced")
     axes[0].set_xlabel("fraction of hidden units silenced at test time")
