@@ -1,0 +1,182 @@
+"""Batched spiking engine: step functions by hand, fan-out, accuracy targets (issue 4), Brian2 and NIR."""
+
+import numpy as np
+import pytest
+
+from conversion import engine, ops
+from conversion.ir import Conv2d, Dense, Graph, MaxPool2d, ReLU, SpikingNetwork
+from conversion.reference_models import train_reference
+from conversion.thresholds import convert
+from spiking_mcc.data.digits import load_digits_split
+from spiking_mcc.errors import ModelError
+
+PIPELINE_NEURON = dict(init_membrane_fraction=0.5)  # the convert command's default
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_split(seed=0)
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return train_reference("digits-mlp", seed=0)
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return train_reference("digits-cnn", seed=0)
+
+
+def test_if_step_by_hand():
+    v, s = engine.if_step(np.array([0.0, 0.5, 0.9]), np.array([0.5, 0.6, 2.5]), 1.0)
+    np.testing.assert_allclose(s, [0, 1, 1])
+    np.testing.assert_allclose(v, [0.5, 0.1, 2.4])  # reset by subtraction keeps the residue
+    v, s = engine.if_step(np.array([0.0, 0.5, 0.9]), np.array([0.5, 0.6, 2.5]), 1.0, reset="zero")
+    np.testing.assert_allclose(v, [0.5, 0.0, 0.0])
+    v, s = engine.if_step(np.array([1.0]), np.array([0.2]), 1.0, leak=0.5)
+    np.testing.assert_allclose((v, s), ([0.7], [0.0]))
+
+
+def test_poisson_encoding_is_seeded_and_rate_coded():
+    rate = np.array([0.0, 0.25, 1.0, 1.7])
+    a = np.stack([engine.poisson_spikes(rate, np.random.default_rng(3)) for _ in range(2)])
+    np.testing.assert_array_equal(a[0], a[1])
+    rng = np.random.default_rng(0)
+    counts = sum(engine.poisson_spikes(np.full(4000, 0.25), rng) for _ in range(20))
+    assert counts.mean() / 20 == pytest.approx(0.25, abs=0.01)
+    np.testing.assert_array_equal(engine.poisson_spikes(rate[[0, 2, 3]], rng), [0, 1, 1])
+
+
+def test_gated_maxpool_passes_the_most_active_input():
+    value = np.zeros((1, 1, 2, 2))
+    value[0, 0, 1, 0] = 1.0  # a spike from the neuron with the highest accumulated input
+    gate = np.array([[[[0.0, 3.0], [5.0, 1.0]]]])
+    out = ops.gated_maxpool2d(value, gate, MaxPool2d(2))
+    assert out.shape == (1, 1, 1, 1) and out[0, 0, 0, 0] == 1.0
+    gate[0, 0, 0, 1] = 9.0
+    assert ops.gated_maxpool2d(value, gate, MaxPool2d(2))[0, 0, 0, 0] == 0.0
+
+
+def test_conv_fanout_counts_every_synapse():
+    weight = np.ones((3, 2, 3, 3))
+    weight[1, 0] = 0.0  # pruned synapses do not count
+    graph = Graph.sequential((2, 5, 5), [Conv2d(weight, np.zeros(3), stride=1, padding=1, name="c")])
+    fan = engine.fanout_maps(graph)["c"]["input"]
+    # brute force: every output position and tap whose input pixel lies inside the 5x5 image
+    expected = np.zeros((2, 5, 5))
+    for out_c, in_c, oy, ox, ky, kx in np.ndindex(3, 2, 5, 5, 3, 3):
+        y, x = oy + ky - 1, ox + kx - 1
+        if 0 <= y < 5 and 0 <= x < 5 and weight[out_c, in_c, ky, kx] != 0:
+            expected[in_c, y, x] += 1
+    np.testing.assert_array_equal(fan, expected)
+    assert fan[0, 2, 2] == 2 * 9 and fan[1, 0, 0] == 3 * 4
+
+
+def test_rates_approach_ann_activations_at_large_t(mlp, digits):
+    graph, _ = mlp
+    net = convert(graph, digits.x_train, "max", **PIPELINE_NEURON)
+    r8, r64 = engine.simulate(net, digits.x_test[:100], [8, 64])
+    assert r64.activation_error["relu1"] < 0.5 * r8.activation_error["relu1"]
+    assert r64.activation_error["relu1"] < 0.03
+    logits = ops.forward(graph, digits.x_test[:100])["fc2"]
+    np.testing.assert_allclose(r64.readout / 64, logits, atol=0.05 * np.abs(logits).max())
+
+
+def test_mlp_accuracy_targets(mlp, digits):
+    """Issue 4: distribution-aware loses <= 0.3 points at T=4 and nothing at T=8; max/percentile shown."""
+    graph, ann_accuracy = mlp
+    loss = {}
+    for method in ("distribution", "max", "percentile"):
+        for steps in (4, 8):
+            net = convert(graph, digits.x_train, method, timesteps=steps, **PIPELINE_NEURON)
+            result = engine.simulate(net, digits.x_test, steps)[0]
+            loss[method, steps] = 100 * (ann_accuracy - result.accuracy(digits.y_test))
+    assert loss["distribution", 4] <= 0.3 and loss["distribution", 8] <= 0.0
+    assert loss["max", 4] > loss["distribution", 4]  # max-norm needs more steps
+
+
+def test_cnn_accuracy_target(cnn, digits):
+    graph, ann_accuracy = cnn
+    net = convert(graph, digits.x_train, "distribution", timesteps=8, **PIPELINE_NEURON)
+    result = engine.simulate(net, digits.x_test, 8)[0]
+    assert 100 * (ann_accuracy - result.accuracy(digits.y_test)) <= 0.5
+    assert set(result.firing_rate) == {"relu1", "relu2"} and all(
+        0 < r < 1 for r in result.firing_rate.values()
+    )
+    # synaptic events = spikes x fan-out: relu2 -> fc2 has fan-out 10 per spike
+    np.testing.assert_allclose(result.synaptic_events["fc2"], 10 * result.spikes["relu2"])
+
+
+def test_data_errors(mlp, digits):
+    graph, _ = mlp
+    net = convert(graph, digits.x_train[:50], "max")
+    with pytest.raises(ModelError, match="samples have 63 features.*expects 64"):
+        engine.simulate(net, digits.x_test[:5, :63], 4)
+    bad = digits.x_test[:5].copy()
+    bad[2, 3] = np.nan
+    with pytest.raises(ModelError, match="NaN/Inf"):
+        engine.simulate(net, bad, 4)
+
+
+def test_brian2_agrees_with_numpy_engine(mlp, digits):
+    from conversion.brian_engine import simulate_brian2
+
+    graph, _ = mlp
+    small = Graph.sequential(
+        (64,),
+        [
+            Dense(graph.nodes["fc1"].weight[:32], graph.nodes["fc1"].bias[:32], "fc1"),
+            ReLU(name="relu1"),
+            Dense(graph.nodes["fc2"].weight[:, :32], graph.nodes["fc2"].bias, "fc2"),
+        ],
+    )
+    net = convert(small, digits.x_train, "distribution", timesteps=8, **PIPELINE_NEURON)
+    x = digits.x_test[:20]
+    ours = engine.simulate(net, x, 8)[0]
+    theirs = simulate_brian2(net, x, 8)
+    np.testing.assert_array_equal(theirs.spikes["relu1"], ours.spikes["relu1"])
+    np.testing.assert_allclose(theirs.readout, ours.readout, atol=1e-9)
+
+
+def test_nir_round_trip_gives_back_the_graph(cnn, digits, tmp_path):
+    import nir
+
+    from conversion.nir_export import read_nir, write_nir
+
+    graph, _ = cnn
+    net = convert(graph, digits.x_train, "distribution", timesteps=4, **PIPELINE_NEURON)
+    write_nir(net, tmp_path / "m.nir")
+    raw = nir.read(tmp_path / "m.nir")
+    assert raw.metadata["reset"] == "subtract"
+    assert {type(n).__name__ for n in raw.nodes.values()} >= {
+        "IF",
+        "Conv2d",
+        "Affine",
+        "AvgPool2d",
+        "Flatten",
+    }
+    back = read_nir(tmp_path / "m.nir")
+    assert back.graph.describe() == graph.describe() and back.graph.edges == graph.edges
+    for name, node in graph.nodes.items():
+        for attr in ("weight", "bias"):
+            if hasattr(node, attr):
+                np.testing.assert_array_equal(getattr(back.graph.nodes[name], attr), getattr(node, attr))
+    for p in graph.populations():
+        np.testing.assert_allclose(
+            np.broadcast_to(back.v_th[p], graph.shapes[p]), np.broadcast_to(net.v_th[p], graph.shapes[p])
+        )
+    assert (back.reset, back.init_membrane_fraction) == (net.reset, net.init_membrane_fraction)
+    x = digits.x_test[:30]
+    np.testing.assert_array_equal(
+        engine.simulate(back, x, 4)[0].predictions, engine.simulate(net, x, 4)[0].predictions
+    )
+
+
+def test_counts_readout_and_poisson_encoding_run(mlp, digits):
+    graph, ann_accuracy = mlp
+    net = convert(graph, digits.x_train, "percentile", readout="counts", encoding="poisson")
+    assert isinstance(net, SpikingNetwork)
+    result = engine.simulate(net, digits.x_test[:200], 32, seed=1)[0]
+    assert result.accuracy(digits.y_test[:200]) > ann_accuracy - 0.1
+    assert result.spikes["input"].mean() > 0 and result.synaptic_events["fc1"].mean() > 0
