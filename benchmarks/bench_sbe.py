@@ -33,7 +33,8 @@ def main() -> None:
         t_mbgd, mbgd = median_epoch_seconds(split, TrainConfig("mbgd", batch, epochs=args.epochs))
         t_sbe, sbe = median_epoch_seconds(split, TrainConfig("sbe", batch, rank, epochs=args.epochs))
         write_ratio = sum(mbgd.device_writes) / sum(sbe.device_writes)
-        print(f"{f'b={batch} k={rank}':<16}{t_mbgd:>14.4f}{t_sbe:>13.4f}{t_sbe / t_mbgd:>10.2f}{write_ratio:>17.1f}")
+        setting = f"b={batch} k={rank}"
+        print(f"{setting:<16}{t_mbgd:>14.4f}{t_sbe:>13.4f}{t_sbe / t_mbgd:>10.2f}{write_ratio:>17.1f}")
     print()
     print("state memory per layer (floats): a*b accumulator (mbgd, svd) vs k(a+b+1) (sbe); b includes bias")
     print(f"{'layer':<8}{'a x b':>10}{'a*b':>8}{'k=1':>8}{'k=3':>8}{'a*b / k=1':>11}{'a*b / k=3':>11}")
