@@ -15,13 +15,20 @@ def run_label(run: dict) -> str:
     return label if run.get("rank") is None else f"{label} k={run['rank']}"
 
 
+METHOD_COLOURS = {"sgd": "black", "mbgd": "tab:blue", "svd": "tab:orange", "sbe": "tab:green"}
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
 def _plot_accuracy(runs: list[dict], x_key: str, xlabel: str, title: str, path: str | os.PathLike,
                    log_x: bool = False) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for run in runs:
+    seen: dict[str, int] = {}
+    for run in runs:  # colour: method; line style: its batch/rank setting
         history = run["history"]
+        style = LINE_STYLES[seen.get(run["method"], 0) % len(LINE_STYLES)]
+        seen[run["method"]] = seen.get(run["method"], 0) + 1
         ax.plot([h[x_key] for h in history], [100 * h["test_accuracy"] for h in history], marker=".",
-                label=run_label(run))
+                color=METHOD_COLOURS.get(run["method"]), linestyle=style, label=run_label(run))
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
