@@ -163,13 +163,13 @@ def _run_in_thread(**kwargs):
 def test_timeout_kills_the_whole_group_and_frees_shared_memory(fixed_subtract):
     net, x, *_ = fixed_subtract
     started = time.monotonic()
-    thread, box = _run_in_thread(net=net, inputs=x[:4], timesteps=T, timeout_s=8, _fault="hang")
+    thread, box = _run_in_thread(net=net, inputs=x[:4], timesteps=T, timeout_s=12, _fault="hang")
     pgid, segments = _lava_group_and_segments()
     assert len(group_members(pgid)) > 1, "Lava runs its models in worker processes"
     thread.join(60)
     assert not thread.is_alive()
     assert isinstance(box.get("error"), SimulatorError) and "timed out" in str(box["error"])
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 40
     assert group_members(pgid) == []
     assert not segments & set(os.listdir("/dev/shm"))
 
@@ -177,7 +177,7 @@ def test_timeout_kills_the_whole_group_and_frees_shared_memory(fixed_subtract):
 @pytest.mark.timeout(120)
 def test_a_dead_lava_worker_is_a_clear_error_not_a_hang(fixed_subtract):
     net, x, *_ = fixed_subtract
-    thread, box = _run_in_thread(net=net, inputs=x[:4], timesteps=T, timeout_s=8, chunk_samples=1,
+    thread, box = _run_in_thread(net=net, inputs=x[:4], timesteps=T, timeout_s=12, chunk_samples=1,
                                  _fault="kill_worker")
     pgid, segments = _lava_group_and_segments()
     thread.join(60)
