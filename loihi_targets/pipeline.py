@@ -87,18 +87,22 @@ def _compare(engine_window, engine_neuron, engine_output, lava) -> dict:
             "prediction_agreement": float(np.mean(np.argmax(engine_output, 1) == lava.predictions))}
 
 
-def _workload(name: str, weights: list[np.ndarray], names: list[str], spikes_per_sample: list[float],
-              timesteps: int, mode: str) -> dict:
-    """Energy workload (COMMON.md contract): per layer its spikes per sample and the synaptic events
-    they cause downstream (spikes x fan-out); the first layer takes analog input (MACs)."""
+def _workload(name: str, weights: list[np.ndarray], names: list[str], neuron_counts: list[np.ndarray],
+              n_samples: int, timesteps: int, mode: str) -> dict:
+    """Energy workload (COMMON.md contract, same convention as ``conversion.pipeline.workloads``): per
+    weighted layer its synaptic events per sample = spikes arriving from the previous population x
+    their non-zero synapses into this layer, its own population's spikes, and the mean fan-out of
+    those neurons; the first layer takes analog input (MACs, no events)."""
     rows = []
     for i, (layer_name, weight) in enumerate(zip(names, weights)):
         n_out, n_in = weight.shape
-        fan_out = int(weights[i + 1].shape[0]) if i + 1 < len(weights) else 0
-        spikes = spikes_per_sample[i] if i < len(spikes_per_sample) else 0.0
+        synapses_per_source = (weight != 0).sum(axis=0)
+        events = float(neuron_counts[i - 1] @ synapses_per_source) / n_samples if i > 0 else 0.0
+        fan_out = float(np.mean((weights[i + 1] != 0).sum(axis=0))) if i + 1 < len(weights) else 0.0
+        spikes = float(neuron_counts[i].sum()) / n_samples if i < len(neuron_counts) else 0.0
         rows.append({"name": layer_name, "neurons": int(n_out), "fan_in": int(n_in), "fan_out": fan_out,
-                     "macs": float(n_out * n_in), "synaptic_events": float(spikes * fan_out),
-                     "spikes": float(spikes), "analog_input": i == 0})
+                     "macs": float(n_out * n_in), "synaptic_events": events, "spikes": spikes,
+                     "analog_input": i == 0})
     return {"name": name, "model": "snn", "kind": "snn", "timesteps": int(timesteps), "layers": rows,
             "source": f"Lava {mode} spike counts"}
 
@@ -167,7 +171,8 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: 
     per_layer = [{"layer": names[i], "neurons": int(len(lava.neuron_counts[i])),
                   "spikes_per_sample_lava": spikes_per_sample[i],
                   "spikes_per_sample_engine": float(np.mean(engine_window[i])),
-                  "firing_rate_lava": spikes_per_sample[i] / (len(lava.neuron_counts[i]) * timesteps)}
+                  "firing_rate_lava": spikes_per_sample[i] / (len(lava.neuron_counts[i]) * timesteps),
+                  "neuron_counts_lava": lava.neuron_counts[i]}
                  for i in range(n_pop)]
     output_real = readout_to_real(net, lava.output) if mode == "fixed" else lava.output
     report = {
@@ -186,7 +191,8 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: 
         "per_layer": per_layer,
         "quantisation_error": quantisation_table(net) if mode == "fixed" else [],
         "output_readout_mean": np.mean(output_real, axis=0),
-        "workloads": [_workload(f"snn-lava-{mode}", weights, names, spikes_per_sample, timesteps, mode)],
+        "workloads": [_workload(f"snn-lava-{mode}", weights, names, lava.neuron_counts, len(x), timesteps,
+                                mode)],
     }
     report["wall_s"] = time.perf_counter() - start
     write_json(Path(out) / "loihi.json", report)

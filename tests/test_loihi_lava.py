@@ -267,9 +267,15 @@ def test_cli_loihi_writes_report_with_workloads(trained, tmp_path, cli):
     workload = report["workloads"][0]
     assert workload["kind"] == "snn" and workload["timesteps"] == 8
     first, last = workload["layers"]
-    assert first["analog_input"] and not last["analog_input"]
+    assert first["analog_input"] and not last["analog_input"] and first["synaptic_events"] == 0
     assert first["spikes"] == pytest.approx(report["per_layer"][0]["spikes_per_sample_lava"])
-    assert first["synaptic_events"] == pytest.approx(first["spikes"] * first["fan_out"])
+    # events into the output layer: each hidden spike times its non-zero quantised synapses
+    net = quantize(_convert(trained), T)
+    synapses = (net.layers[1].weight_mant != 0).sum(axis=0)
+    counts = np.asarray(report["per_layer"][0]["neuron_counts_lava"])
+    assert counts.sum() / 30 == pytest.approx(first["spikes"])
+    assert last["synaptic_events"] == pytest.approx(counts @ synapses / 30)
+    assert first["fan_out"] == pytest.approx(synapses.mean())
     assert (out / "loihi_counts.png").stat().st_size > 1000
 
 
