@@ -11,9 +11,11 @@ disagrees with its JSON files.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib
 import importlib.metadata
+import io
 import platform
 import signal
 import sys
@@ -28,13 +30,22 @@ from spiking_mcc.errors import ParameterError
 from spiking_mcc.io import ensure_dir, read_json, write_json
 
 RUN_JSON = "run.json"
+MODELS = ("mcc", "point")
+FPGA_ENERGY_PER_TRANSMISSION_UJ = 8e-5  # one synaptic transmission, Xilinx UltraScale+ (Adeel et al. 2022)
+# Result files whose workloads the energy stage costs, in report order.
+ENERGY_SOURCES = ("train_mcc.json", "train_point.json", "convert_mcc.json", "convert_point.json",
+                  "loihi.json")
 REPORT_FILES = ("report.md", "report.html")
 VERSIONED_PACKAGES = ("numpy", "scipy", "brian2", "lava-nc", "onnx", "nir", "scikit-learn", "matplotlib")
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Sizes of one run. `quick` keeps everything small enough for the tests (< 2 min)."""
+    """Sizes of one run. `quick` keeps everything small enough for the tests (< 2 min).
+
+    epochs equal the comparison study's budget (spiking_mcc.mcc.study QUICK_PLAN / FULL_PLAN), so the
+    saved networks are the study's supervised runs, trained again with the same seed.
+    """
 
     quick: bool
     seed: int
@@ -45,17 +56,19 @@ class RunConfig:
     brian2_timesteps: int
     lava_samples: int
     lava_timesteps: int
+    energy_timesteps: int
     audio_snr_db: float | None
+    law: str = "kp"
 
     @classmethod
     def for_mode(cls, quick: bool, seed: int) -> RunConfig:
         if quick:
-            return cls(quick=True, seed=seed, epochs=6, timesteps=(1, 2, 4, 8, 16), threshold="distribution",
+            return cls(quick=True, seed=seed, epochs=4, timesteps=(1, 2, 4, 8, 16), threshold="distribution",
                        brian2_samples=20, brian2_timesteps=16, lava_samples=40, lava_timesteps=8,
-                       audio_snr_db=None)
-        return cls(quick=False, seed=seed, epochs=30, timesteps=(1, 2, 4, 8, 16, 32),
+                       energy_timesteps=8, audio_snr_db=None)
+        return cls(quick=False, seed=seed, epochs=20, timesteps=(1, 2, 4, 8, 16, 32),
                    threshold="distribution", brian2_samples=100, brian2_timesteps=16, lava_samples=200,
-                   lava_timesteps=8, audio_snr_db=None)
+                   lava_timesteps=8, energy_timesteps=8, audio_snr_db=None)
 
 
 @dataclass
@@ -102,29 +115,86 @@ def require(module: str, *names: str) -> Any:
 
 
 # ---------------------------------------------------------------- stages
-# Each stage: (ctx) -> list of files written (relative to the run folder are recorded).
+# Each stage: (ctx) -> the files it wrote. A stage reads what earlier stages left in the run folder.
 
 def stage_cells(ctx: RunContext) -> list[Path]:
+    """Two-point L5PC protocols in Brian2 -> cells.json, BAC / f-I / multiplexing figures."""
     protocols = require("spiking_mcc.cells.protocols", "run_cell_protocols")
-    figures_mod = require("spiking_mcc.cells.figures", "write_cell_figures")
+    figures = require("spiking_mcc.cells.figures", "write_cell_figures")
     results = protocols.run_cell_protocols(quick=ctx.config.quick, seed=ctx.config.seed)
     json_path = write_json(ctx.out_dir / "cells.json", results)
-    figure_paths = figures_mod.write_cell_figures(results, ctx.out_dir / "figures")
-    for path in figure_paths:
-        ctx.add_figure(_figure_key("cells", Path(path).stem), path)
-    return [json_path, *figure_paths]
+    paths = figures.write_cell_figures(results, ctx.out_dir)
+    for path in paths:
+        ctx.add_figure(Path(path).stem, path)
+    return [json_path, *paths]
 
 
-STAGES: tuple[tuple[str, Callable[[RunContext], list[Path]], tuple[str, ...]], ...] = (
-    ("cells", stage_cells, ()),
-)
+def stage_train(ctx: RunContext) -> list[Path]:
+    """MCC and point baseline on clean AV digits, exactly as `spiking-mcc train` does it."""
+    train_command = require("spiking_mcc.commands.train", "run")
+    written = []
+    for model in MODELS:
+        args = argparse.Namespace(model=model, setup="supervised", law=ctx.config.law,
+                                  epochs=ctx.config.epochs, audio_snr_db=ctx.config.audio_snr_db,
+                                  visual_snr_db=None, theta=0.0,
+                                  energy_per_transmission_uj=FPGA_ENERGY_PER_TRANSMISSION_UJ,
+                                  seed=ctx.config.seed, out=str(ctx.out_dir))
+        with contextlib.redirect_stdout(io.StringIO()):  # its summary table; ours comes at the end
+            train_command.run(args)
+        ctx.artefacts[f"{model}_model"] = ctx.out_dir / f"{model}.npz"
+        ctx.add_figure(f"train_{model}", ctx.out_dir / f"train_{model}.png")
+        written += [ctx.out_dir / f"{model}.npz", ctx.out_dir / f"train_{model}.json",
+                    ctx.out_dir / f"train_{model}.png"]
+    return written
 
 
-def _figure_key(stage: str, stem: str) -> str:
-    return f"{stage}/{stem}"
+def stage_compare(ctx: RunContext) -> list[Path]:
+    """The MCC vs point study: accuracy vs transmissions, noise, damage, learning speed."""
+    study = require("spiking_mcc.mcc.study", "run_compare")
+    before = set(ctx.out_dir.glob("*.png"))
+    study.run_compare(ctx.out_dir, quick=ctx.config.quick, seed=ctx.config.seed, progress=False)
+    paths = sorted(set(ctx.out_dir.glob("*.png")) - before)
+    for path in paths:
+        ctx.add_figure(path.stem, path)
+    return [ctx.out_dir / "compare.json", *paths]
+
+
+def stage_energy(ctx: RunContext) -> list[Path]:
+    """Energy per inference of every workload the run measured, on every device preset."""
+    energy = require("loihi_targets.energy", "energy_report", "write_energy_figure")
+    sources = [name for name in ENERGY_SOURCES if (ctx.out_dir / name).is_file()]
+    workloads = []
+    for name in sources:
+        for workload in read_json(ctx.out_dir / name).get("workloads", []):
+            if _energy_workload_wanted(name, workload, ctx.config):
+                prefix = name.removesuffix(".json")
+                workloads.append({**workload, "name": f"{prefix}:{workload['name']}", "source_file": name})
+    report = energy.energy_report(workloads)
+    report["sources"] = sources
+    json_path = write_json(ctx.out_dir / "energy.json", report)
+    figure = ctx.out_dir / "energy.png"
+    energy.write_energy_figure(report, figure)
+    ctx.add_figure("energy", figure)
+    return [json_path, figure]
+
+
+def _energy_workload_wanted(source: str, workload: dict, config: RunConfig) -> bool:
+    """One SNN workload per converted network (at the report's T) keeps the device chart readable."""
+    if source.startswith("convert_") and workload.get("kind") == "snn":
+        return workload.get("timesteps") == config.energy_timesteps
+    return True
 
 
 # ---------------------------------------------------------------- orchestration
+
+# (name, function, stages it needs)
+STAGES: tuple[tuple[str, Callable[[RunContext], list[Path]], tuple[str, ...]], ...] = (
+    ("cells", stage_cells, ()),
+    ("train", stage_train, ()),
+    ("compare", stage_compare, ()),
+    ("energy", stage_energy, ()),
+)
+
 
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version(), "spiking-mcc": __version__}

@@ -72,7 +72,7 @@ def test_report_reads_numbers_from_json_files_only(tmp_path):
     (tmp_path / "train_mcc.json").write_text(json.dumps({"test_accuracy": 0.91234,
                                                           "transmissions_per_sample": 1234.5,
                                                           "energy_uj_per_sample": 0.09876}))
-    (tmp_path / "convert_point.json").write_text(json.dumps({"snn": [
+    (tmp_path / "convert_point.json").write_text(json.dumps({"ann_accuracy": 0.9, "snn": [
         {"timesteps": 4, "accuracy": 0.5, "synaptic_events_per_sample": 10.0},
         {"timesteps": 8, "accuracy": 0.8765, "synaptic_events_per_sample": 20.5}]}))
     md_path, html_path = build_report(tmp_path)
@@ -84,7 +84,8 @@ def test_report_reads_numbers_from_json_files_only(tmp_path):
     assert (point["SNN T"], point["SNN accuracy (%)"], point["SNN synaptic events / sample"]) == \
         ("8", "87.65", "20.5")
     assert point["ANN accuracy (%)"] == "n/a"
-    assert "| MCC (two-point) | 91.23 | 1234 | 0.09876 |" in md
+    assert "| MCC (two-point) | 91.23 | 1234 | n/a | 0.09876 |" in md
+    assert "report_accuracy_vs_timesteps.png" in md  # drawn from convert_point.json
     assert "seed: 7" in md and "numpy 1.26.4" in md
     assert html_path.read_text().startswith("<!DOCTYPE html>")
 

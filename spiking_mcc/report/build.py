@@ -1,10 +1,16 @@
-"""Assemble the run report from the JSON files in a run folder (and nothing else)."""
+"""Assemble the run report from the JSON files in a run folder (and nothing else).
+
+Every number in a table is `fmt` or `pct` of a value read from a JSON file in the folder; each
+table's note names the file and keys. Figures are the PNGs the stages wrote (listed in run.json)
+plus two the report draws from the JSON (training curves, accuracy vs T).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from spiking_mcc.io import write_text
+from spiking_mcc.report import figures as report_figures
 from spiking_mcc.report.document import (
     Bullets,
     Document,
@@ -15,38 +21,81 @@ from spiking_mcc.report.document import (
     render_html,
     render_markdown,
 )
-from spiking_mcc.report.numbers import RunFolder, fmt, get, pct
+from spiking_mcc.report.numbers import NOT_AVAILABLE, RunFolder, fmt, get, pct
 
 MODELS = (("mcc", "MCC (two-point)"), ("point", "point baseline"))
+# Stage figures (file stem in run.json's "figures") -> caption, in the order they appear.
+FIGURE_CAPTIONS = {
+    "bac_traces": "BAC firing: somatic and dendritic voltage for a somatic pulse paired with a dendritic "
+                  "pulse at several offsets (cells.json traces).",
+    "fi_curves": "f-I curves of the soma at several tonic apical currents: apical input raises the gain.",
+    "multiplexing": "Burst multiplexing under noise: burst probability rises with I_d while the event "
+                    "rate stays roughly constant.",
+    "accuracy_vs_transmissions": "Accuracy vs synaptic transmissions per sample, MCC vs point "
+                                 "(transmission threshold sweep; compare.json curves).",
+    "learning_speed": "Learning speed: test accuracy per epoch in the comparison study (compare.json).",
+    "resilience": "Damage resilience: hidden units silenced at test time (left) and mid-training (right).",
+    "noise": "Accuracy with noisy audio and clean visual input (compare.json noise).",
+    "accuracy_vs_T_mcc": "MCC converted to two-compartment spiking units: accuracy vs T.",
+    "accuracy_vs_T_point": "Point network converted to IF neurons: accuracy vs T.",
+    "loihi_counts": "Lava vs batched engine: spikes per sample per layer (loihi.json).",
+    "energy": "Energy per inference per device (log scale); hatched: the same network as an INT8 ANN.",
+}
+
+
+def _row_for(run: RunFolder, key: str, label: str) -> dict[str, str]:
+    train = run.json(f"train_{key}.json") or {}
+    convert = run.json(f"convert_{key}.json") or {}
+    snn = _report_snn_row(run, convert)
+    return {
+        "model": label,
+        "ANN accuracy (%)": pct(train.get("test_accuracy")),
+        "transmissions / sample": fmt(train.get("transmissions_per_sample")),
+        "feed-forward transmissions / sample": fmt(train.get("feedforward_transmissions_per_sample")),
+        "FPGA energy (uJ / sample)": fmt(train.get("energy_uj_per_sample")),
+        "SNN T": fmt(snn.get("timesteps")),
+        "SNN accuracy (%)": pct(snn.get("accuracy")),
+        "SNN synaptic events / sample": fmt(snn.get("synaptic_events_per_sample")),
+    }
+
+
+def _report_snn_row(run: RunFolder, convert: dict) -> dict:
+    """The SNN row at the run's energy T (run.json config.energy_timesteps), else the largest T."""
+    rows = convert.get("snn") or []
+    wanted = get(run.json("run.json") or {}, "config.energy_timesteps")
+    chosen = [row for row in rows if row.get("timesteps") == wanted]
+    return chosen[0] if chosen else (rows[-1] if rows else {})
 
 
 def results_rows(out_dir: str | Path) -> list[dict[str, str]]:
     """One row per model (MCC, point): the headline numbers, formatted as the report prints them."""
     run = RunFolder(out_dir)
-    rows = []
-    for key, label in MODELS:
-        train = run.json(f"train_{key}.json") or {}
-        convert = run.json(f"convert_{key}.json") or {}
-        snn_last = get(convert, "snn.-1", {}) or {}
-        rows.append({
-            "model": label,
-            "ANN accuracy (%)": pct(train.get("test_accuracy")),
-            "transmissions / sample": fmt(train.get("transmissions_per_sample")),
-            "FPGA energy (uJ / sample)": fmt(train.get("energy_uj_per_sample")),
-            "SNN T": fmt(snn_last.get("timesteps")),
-            "SNN accuracy (%)": pct(snn_last.get("accuracy")),
-            "SNN synaptic events / sample": fmt(snn_last.get("synaptic_events_per_sample")),
-        })
-    return rows
+    return [_row_for(run, key, label) for key, label in MODELS]
 
+
+def _table(rows: list[dict[str, str]], note: str) -> Table:
+    columns = tuple(rows[0])
+    return Table(columns, tuple(tuple(row[c] for c in columns) for row in rows), note)
+
+
+def _figure(doc: Document, figures: dict[str, str], key: str) -> None:
+    if key in figures:
+        doc.add(Figure(figures[key], FIGURE_CAPTIONS.get(key, key.replace("_", " "))))
+
+
+# ---------------------------------------------------------------- sections
 
 def _what_was_run(run: RunFolder, doc: Document) -> None:
     record = run.json("run.json") or {}
     doc.add(Heading("What was run"))
     versions = record.get("versions", {})
+    config = record.get("config", {})
     doc.add(Bullets((
-        f"command: `{record.get('command', 'n/a')}`",
-        f"seed: {fmt(record.get('seed'))}; quick mode: {fmt(record.get('quick'))}",
+        f"command: `{record.get('command', NOT_AVAILABLE)}`",
+        f"seed: {fmt(record.get('seed'))}; quick mode: {fmt(record.get('quick'))}; "
+        f"run complete: {fmt(record.get('complete'))}",
+        "sizes: " + ", ".join(f"{key} {value}" for key, value in config.items()
+                              if key not in ("seed", "quick")),
         "versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()),
     )))
     stages = record.get("stages", [])
@@ -56,16 +105,15 @@ def _what_was_run(run: RunFolder, doc: Document) -> None:
                              s.get("note") or ", ".join(f"`{f}`" for f in s.get("files", [])
                                                          if f.endswith(".json")))
                             for s in stages),
-                      note="From run.json; a 'missing' stage's code is not in this installation."))
+                      note="run.json stages; 'missing': that stage's code is not in this installation."))
 
 
 def _results(run: RunFolder, doc: Document) -> None:
     doc.add(Heading("Results"))
-    rows = results_rows(run.path)
-    columns = tuple(rows[0])
-    doc.add(Table(columns, tuple(tuple(row[c] for c in columns) for row in rows),
-                  note="ANN columns from train_<model>.json (test_accuracy, transmissions_per_sample, "
-                       "energy_uj_per_sample); SNN columns from the largest T in convert_<model>.json."))
+    doc.add(_table(results_rows(run.path),
+                   "ANN columns: train_<model>.json (test_accuracy, transmissions_per_sample, "
+                   "feedforward_transmissions_per_sample, energy_uj_per_sample; FPGA model 8e-5 uJ per "
+                   "transmission). SNN columns: convert_<model>.json snn row at the energy T."))
 
 
 def _cells(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
@@ -74,43 +122,187 @@ def _cells(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
     if cells is None:
         doc.add(Paragraph("The cell stage did not run (no `cells.json`)."))
         return
-    doc.add(Paragraph("Two-compartment L5PC (Naud & Sprekeler 2018). BAC firing: a somatic pulse "
+    doc.add(Paragraph("Two-compartment layer-5 pyramidal cell (Naud & Sprekeler 2018), simulated at the "
+                      "equation level in Brian2. BAC firing (Larkum et al. 1999): a brief somatic pulse "
                       "paired with a dendritic pulse at a given offset."))
-    bac = cells.get("bac", [])
-    doc.add(Table(("offset (ms)", "spikes", "max V_d (mV)"),
-                  tuple((fmt(r.get("offset_ms")), fmt(r.get("spikes")), fmt(r.get("max_vd_mv"))) for r in bac)
-                  + (("soma only", fmt(cells.get("soma_only_spikes")), ""),
-                     ("apical only", fmt(cells.get("apical_only_spikes")), "")),
-                  note="cells.json: bac, soma_only_spikes, apical_only_spikes."))
-    _figures(doc, figures, "cells/")
+    rows = tuple((fmt(r.get("offset_ms")), fmt(r.get("spikes")), fmt(r.get("max_vd_mv")))
+                 for r in cells.get("bac", []))
+    rows += (("soma only", fmt(cells.get("soma_only_spikes")), fmt(cells.get("soma_only_max_vd_mv"))),
+             ("apical only", fmt(cells.get("apical_only_spikes")), fmt(cells.get("apical_only_max_vd_mv"))))
+    doc.add(Table(("dendritic offset (ms)", "somatic spikes", "max V_d (mV)"), rows,
+                  "cells.json: bac, soma_only_*, apical_only_*."))
+    _figure(doc, figures, "bac_traces")
+    gains = cells.get("fi_gain", [])
+    if gains:
+        doc.add(Table(("tonic apical current I_d (pA)", "somatic f-I gain (Hz / nA)"),
+                      tuple((fmt(r.get("i_d_pa")), fmt(r.get("gain_hz_per_na"))) for r in gains),
+                      "cells.json: fi_gain (slope of the firing part of each f-I curve)."))
+    _figure(doc, figures, "fi_curves")
     mux = cells.get("multiplexing", [])
     if mux:
-        doc.add(Table(("I_d (pA)", "burst probability (%)", "event rate (Hz)"),
+        doc.add(Table(("I_d (pA)", "burst probability (%)", "event rate (Hz)", "events"),
                       tuple((fmt(r.get("i_d_pa")), pct(r.get("burst_probability")),
-                             fmt(r.get("event_rate_hz"))) for r in mux),
-                      note="cells.json: multiplexing."))
+                             fmt(r.get("event_rate_hz")), fmt(r.get("events"))) for r in mux),
+                      "cells.json: multiplexing (bursts: spikes with ISI <= 16 ms form one event)."))
+    _figure(doc, figures, "multiplexing")
 
 
-def _figures(doc: Document, figures: dict[str, str], prefix: str) -> None:
-    for key, path in sorted(figures.items()):
-        if key.startswith(prefix):
-            doc.add(Figure(path, key[len(prefix):].replace("_", " ")))
+def _mcc_vs_point(run: RunFolder, doc: Document, figures: dict[str, str], own: dict[str, Path]) -> None:
+    doc.add(Heading("MCC network vs point-neuron network"))
+    if "training_curves" in own:
+        doc.add(Figure(own["training_curves"].name, "Training curves of the two networks saved by the run "
+                                                     "(train_mcc.json, train_point.json histories)."))
+    compare = run.json("compare.json")
+    if compare is None:
+        doc.add(Paragraph("The comparison study did not run (no `compare.json`)."))
+        return
+    doc.add(Paragraph("Both networks have the same sizes and the same epoch budget; a unit transmits "
+                      "when its output exceeds the threshold theta, and each transmission reaches its "
+                      "fan-out (context synapses included for MCC)."))
+    doc.add(Table(("setup", "model", "test accuracy (%)", "transmissions / sample",
+                   "feed-forward / sample", "FPGA energy (uJ / sample)"),
+                  tuple((r["setup"], r["model"], pct(r.get("test_accuracy")),
+                         fmt(r.get("transmissions_per_sample")),
+                         fmt(r.get("feedforward_transmissions_per_sample")),
+                         fmt(r.get("energy_uj_per_sample"))) for r in compare.get("runs", [])),
+                  "compare.json: runs."))
+    rows = []
+    for setup, targets in compare.get("equal_accuracy", {}).items():
+        for r in targets:
+            rows.append((setup, pct(r.get("target_accuracy")), fmt(r.get("mcc_per_sample")),
+                         fmt(r.get("point_per_sample")), pct(r.get("reduction_per_sample")),
+                         fmt(r.get("ratio_point_over_mcc_per_feedforward"))))
+    if rows:
+        claims = compare.get("paper_claims", {})
+        doc.add(Paragraph(
+            "At equal accuracy: the fewest transmissions per sample each network needs to reach a target "
+            "accuracy (n/a: not reached). The paper claims "
+            f"{pct(claims.get('semi_supervised_energy_reduction'))} % less energy semi-supervised and up to "
+            f"{fmt(claims.get('supervised_ratio_per_feedforward_transmission_up_to'))}x less per "
+            "feed-forward transmission supervised; the table shows what this run measured (a negative "
+            "reduction means MCC needs more)."))
+        doc.add(Table(("setup", "target accuracy (%)", "MCC transmissions", "point transmissions",
+                       "reduction per sample (%)", "point / MCC per feed-forward transmission"),
+                      tuple(rows), "compare.json: equal_accuracy, paper_claims."))
+    _figure(doc, figures, "accuracy_vs_transmissions")
+    _figure(doc, figures, "learning_speed")
+    damage = compare.get("damage", {})
+    rows = [(model, pct(r.get("fraction")), pct(r.get("accuracy_intact")), pct(r.get("accuracy_mean")),
+             pct(r.get("drop"))) for model, results in damage.get("test_time", {}).items() for r in results]
+    if rows:
+        doc.add(Table(("model", "units silenced (%)", "intact accuracy (%)", "damaged accuracy (%)",
+                       "drop (%)"), tuple(rows), "compare.json: damage.test_time (mean over random draws)."))
+    rows = [(r["model"], pct(r.get("fraction")), pct(r.get("accuracy_before")), pct(r.get("accuracy_after")),
+             pct(r.get("accuracy_final")), pct(r.get("recovery"))) for r in damage.get("mid_training", [])]
+    if rows:
+        doc.add(Table(("model", "units silenced (%)", "before (%)", "just after (%)", "end of training (%)",
+                       "recovery (%)"), tuple(rows), "compare.json: damage.mid_training."))
+    _figure(doc, figures, "resilience")
+    _figure(doc, figures, "noise")
 
 
-def build_document(out_dir: str | Path) -> Document:
+def _conversion(run: RunFolder, doc: Document, figures: dict[str, str], own: dict[str, Path]) -> None:
+    doc.add(Heading("Spiking networks: accuracy vs time steps"))
+    converts = [(key, label, run.json(f"convert_{key}.json")) for key, label in MODELS]
+    converts = [(key, label, c) for key, label, c in converts if c is not None]
+    if not converts:
+        doc.add(Paragraph("The conversion stage did not run (no `convert_*.json`)."))
+        return
+    if "accuracy_vs_timesteps" in own:
+        doc.add(Figure(own["accuracy_vs_timesteps"].name,
+                       "Accuracy vs T of both converted networks (dashed: the rate network); star: the Lava "
+                       "subset (convert_*.json, loihi.json)."))
+    rows = []
+    for _, label, convert in converts:
+        for r in convert.get("snn", []):
+            rows.append((label, fmt(r.get("timesteps")), pct(r.get("accuracy")),
+                         fmt(r.get("accuracy_loss_points")), fmt(r.get("spikes_per_sample")),
+                         fmt(r.get("synaptic_events_per_sample"))))
+    doc.add(Table(("model", "T", "SNN accuracy (%)", "loss vs ANN (points)", "spikes / sample",
+                   "synaptic events / sample"), tuple(rows),
+                  "convert_<model>.json: snn (threshold method: "
+                  + ", ".join(f"{label} {c.get('threshold')}" for _, label, c in converts) + ")."))
+    for key, _, _ in converts:
+        _figure(doc, figures, f"accuracy_vs_T_{key}")
+
+
+def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
+    loihi = run.json("loihi.json")
+    doc.add(Heading("Lava (Loihi-style) simulation and core mapping"))
+    if loihi is None:
+        doc.add(Paragraph("The Lava stage did not run (no `loihi.json`)."))
+        return
+    doc.add(Table(("quantity", "value"), (
+        ("network", str(loihi.get("model"))),
+        ("mode", str(loihi.get("mode"))),
+        ("samples", fmt(loihi.get("samples"))),
+        ("time steps", fmt(loihi.get("timesteps"))),
+        ("accuracy, Lava (%)", pct(loihi.get("accuracy_lava"))),
+        ("accuracy, batched engine, same arithmetic (%)", pct(loihi.get("accuracy_engine"))),
+        ("spike counts equal, Lava vs engine", fmt(loihi.get("spike_counts_equal"))),
+        ("Loihi cores used", fmt(loihi.get("cores_used"))),
+        ("inter-core spikes / sample", fmt(loihi.get("intercore_spikes"))),
+    ), "loihi.json."))
+    _figure(doc, figures, "loihi_counts")
+
+
+def _energy(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
+    energy = run.json("energy.json")
+    doc.add(Heading("Energy per inference"))
+    if energy is None:
+        doc.add(Paragraph("The energy stage did not run (no `energy.json`)."))
+        return
+    devices = list(dict.fromkeys(r["device"] for r in energy.get("rows", [])))
+    reference = energy.get("int8_reference_device", "cmos45-int8")
+    by_cell = {(r["workload"], r["device"]): r["energy_j"] for r in energy.get("rows", [])}
+    rows = tuple((w["name"], w["kind"], *(fmt(by_cell.get((w["name"], d))) for d in devices),
+                  fmt(w.get("int8_ann_j"))) for w in energy.get("workloads", []))
+    doc.add(Paragraph("Energy per inference in joules on each device preset, from the measured counts "
+                      "(synaptic events, spikes, transmissions) of each workload; the last column is "
+                      "the same network run as an INT8 ANN on 45 nm CMOS, the bar a spiking network has "
+                      "to beat."))
+    doc.add(Table(("workload", "kind", *devices, f"INT8 ANN ({reference})"), rows,
+                  "energy.json: rows[].energy_j and workloads[].int8_ann_j; presets and sources in "
+                  "energy.json devices."))
+    _figure(doc, figures, "energy")
+    notes = energy.get("notes", [])
+    if notes:
+        doc.add(Paragraph("Notes from the energy model (energy.json notes):"), Bullets(tuple(notes)))
+
+
+def _data_note(doc: Document) -> None:
+    doc.add(Heading("Data"))
+    doc.add(Paragraph("Audio: Free Spoken Digit Dataset log-mel features (Jakobovski et al., CC BY-SA 4.0, "
+                      "official split). Visual: scikit-learn's 8x8 handwritten digits (UCI, CC BY 4.0), "
+                      "paired with the recordings by label with the run's seed."))
+
+
+def build_document(out_dir: str | Path) -> tuple[Document, dict[str, Path]]:
+    """The report document, and the figures the report drew (written into out_dir)."""
     run = RunFolder(out_dir)
     figures = dict((run.json("run.json") or {}).get("figures", {}))
+    own: dict[str, Path] = {}
+    for key, draw in (("training_curves", report_figures.training_curves),
+                      ("accuracy_vs_timesteps", report_figures.accuracy_vs_timesteps)):
+        path = draw(run, run.path / f"report_{key}.png")
+        if path is not None:
+            own[key] = path
     doc = Document("spiking-mcc run report")
     _what_was_run(run, doc)
     _results(run, doc)
     _cells(run, doc, figures)
-    return doc
+    _mcc_vs_point(run, doc, figures, own)
+    _conversion(run, doc, figures, own)
+    _loihi(run, doc, figures)
+    _energy(run, doc, figures)
+    _data_note(doc)
+    return doc, own
 
 
 def build_report(out_dir: str | Path) -> tuple[Path, Path]:
-    """Write report.md and report.html (figures inline) into out_dir from its JSON files; html last."""
+    """Write report.md and report.html (figures inline) into out_dir from its JSON files only."""
     out = Path(out_dir)
-    doc = build_document(out)
+    doc, _ = build_document(out)
     md_path = write_text(out / "report.md", render_markdown(doc))
     html_path = write_text(out / "report.html", render_html(doc, out))
     return md_path, html_path
