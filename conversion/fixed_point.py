@@ -25,6 +25,7 @@ either a spiking layer ("counts" readout) or an accumulator of :math:`a_t 2^6 + 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,7 +96,9 @@ class FixedPointLayer:
 @dataclass(frozen=True, eq=False)
 class FixedPointNetwork:
     """A quantised Dense chain. Inputs x (real) enter as graded integers round(x * input_scale)
-    clipped to [0, 2**input_bits - 1] (Loihi 2 graded spikes into the first Dense).
+    clipped to [0, 2**input_bits - 1] (Loihi 2 graded spikes into the first Dense). With
+    signed_input, each feature is split into two unsigned channels [x+, x-] and the first layer holds
+    [W, -W], so negative inputs need no signed payload.
 
     reset: "zero" (Lava LIF/LIFReset) or "subtract"; v_init: membrane after each periodic reset,
     per layer (int, membrane units); readout: "membrane" (last layer accumulates) or "counts".
@@ -109,10 +112,14 @@ class FixedPointNetwork:
     readout: str = "membrane"
     v_init: tuple[int, ...] = ()
     quantisation_error: list = field(default_factory=list)
+    signed_input: bool = False
 
     def __post_init__(self):
         if not self.layers:
             raise ModelError("a fixed-point network needs at least one layer")
+        if self.signed_input and self.layers[0].n_in % 2:
+            raise ModelError(f"layer '{self.layers[0].name}': a signed-input layer needs an even number of "
+                             f"input channels ([x+, x-]), got {self.layers[0].n_in}")
         for prev, layer in zip(self.layers, self.layers[1:]):
             if layer.n_in != prev.n_out:
                 raise ModelError(f"shape mismatch: layer '{prev.name}' gives {prev.n_out} outputs but layer "
@@ -131,15 +138,24 @@ class FixedPointNetwork:
         """Spiking layers (all but the output layer when it is read as a membrane)."""
         return len(self.layers) - (self.readout == "membrane")
 
+    @property
+    def n_features(self) -> int:
+        """Real input features (half the first layer's channels with signed_input)."""
+        return self.layers[0].n_in // (2 if self.signed_input else 1)
+
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
-        """Real inputs (n, n_in) -> graded integer input (n, n_in) int64; NaN/Inf or negatives raise."""
+        """Real inputs (n, features) -> graded integer input (n, channels) int64, saturating at
+        2**input_bits - 1; NaN/Inf raise, and so do negatives unless signed_input."""
         x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.layers[0].n_in:
-            raise DataError(f"input must have shape (samples, {self.layers[0].n_in}), got {x.shape}")
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise DataError(f"input must have shape (samples, {self.n_features}), got {x.shape}")
         if not np.all(np.isfinite(x)):
             raise DataError(f"input contains {int(np.sum(~np.isfinite(x)))} NaN/Inf value(s)")
-        if x.size and x.min() < 0:
-            raise DataError(f"input must be >= 0 for graded-spike injection, got min {x.min():.4g}")
+        if x.size and x.min() < 0 and not self.signed_input:
+            raise DataError(f"input must be >= 0 (the network was quantised for unsigned input), got min "
+                            f"{x.min():.4g}")
+        if self.signed_input:
+            x = np.concatenate([np.clip(x, 0, None), np.clip(-x, 0, None)], axis=1)
         top = 2 ** self.input_bits - 1
         return np.clip(np.rint(x * self.input_scale), 0, top).astype(np.int64)
 
@@ -474,14 +490,25 @@ def _layer_error(layer, fixed: FixedPointLayer, mant_per_real: float, spiking: b
 
 
 def quantize_network(net: FloatNetwork, timesteps: int, input_max: float = 1.0,
-                     input_bits: int = 8) -> FixedPointNetwork:
+                     input_bits: int = 8, input_min: float = 0.0) -> FixedPointNetwork:
     """Quantise a real-valued chain (`conversion.fixed_point.FloatNetwork`) for Loihi.
 
-    input_max: largest real input value (mapped to 2**input_bits - 1); timesteps: the window length
-    (bounds the accumulated output membrane). Raises HardwareLimitError when no weight exponent fits.
+    input_max / input_min: the range of real inputs; max(input_max, -input_min) maps to
+    2**input_bits - 1; a negative input_min splits every input into [x+, x-] channels (signed_input).
+    timesteps: the window length (bounds the accumulated output membrane). Raises HardwareLimitError
+    when no weight exponent fits.
     """
     if not np.isfinite(input_max) or input_max <= 0:
         raise HardwareLimitError(f"input: input_max must be finite and > 0, got {input_max}")
+    if not np.isfinite(input_min) or input_min > input_max:
+        raise HardwareLimitError(f"input: input_min must be finite and <= input_max, got {input_min}")
+    signed = input_min < 0
+    if signed:
+        first = net.layers[0]
+        net = dataclasses.replace(net, layers=(dataclasses.replace(
+            first, weight=np.concatenate([first.weight, -np.asarray(first.weight)], axis=1)),)
+            + tuple(net.layers[1:]))
+        input_max = max(input_max, -input_min)
     if not 1 <= input_bits <= 8:
         raise HardwareLimitError(f"input: input_bits = {input_bits} outside the graded-spike limit [1, 8]")
     input_top = 2 ** input_bits - 1
@@ -497,7 +524,7 @@ def quantize_network(net: FloatNetwork, timesteps: int, input_max: float = 1.0,
         errors.append(err)
     result = FixedPointNetwork(layers=tuple(layers), input_scale=input_scale, input_bits=input_bits,
                                reset=net.reset, readout=net.readout, v_init=tuple(inits),
-                               quantisation_error=errors)
+                               quantisation_error=errors, signed_input=signed)
     check_limits(result, timesteps)
     return result
 
@@ -520,6 +547,7 @@ def network_to_arrays(net: FixedPointNetwork | FloatNetwork) -> dict[str, np.nda
     if fixed:
         arrays["input_scale"] = np.array(net.input_scale)
         arrays["input_bits"] = np.array(net.input_bits)
+        arrays["signed_input"] = np.array(net.signed_input)
     for i, layer in enumerate(net.layers):
         arrays[f"layer{i}_name"] = np.array(layer.name)
         for key in _FIXED_FIELDS if fixed else _FLOAT_FIELDS:
@@ -545,6 +573,7 @@ def network_from_arrays(arrays: dict[str, np.ndarray]) -> FixedPointNetwork | Fl
     if fixed:
         return FixedPointNetwork(layers=tuple(layers), input_scale=float(arrays["input_scale"]),
                                  input_bits=int(arrays["input_bits"]), v_init=tuple(int(v) for v in v_init),
+                                 signed_input=bool(arrays.get("signed_input", False)),
                                  **common)
     return FloatNetwork(layers=tuple(layers), v_init=tuple(float(v) for v in v_init), **common)
 
@@ -587,8 +616,9 @@ def simulate(snn, x: np.ndarray, steps: list[int], seed: int = 0, batch_size: in
     from conversion.engine import SimulationResult, dense_macs, fanout_maps
 
     graph = snn.graph
-    fixed = quantize_network(float_network(snn), max(steps), input_max=float(snn.input_scale))
     x = ops.check_input(graph, x).reshape(len(x), -1)
+    fixed = quantize_network(float_network(snn), max(steps), input_max=float(snn.input_scale),
+                             input_min=min(0.0, float(x.min(initial=0.0))))
     results = simulate_fixed_steps(fixed, x, steps, batch_size=batch_size)
     names = [layer.name for layer in fixed.layers]
     chain = snn.dense_chain()

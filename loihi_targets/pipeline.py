@@ -88,14 +88,15 @@ def _compare(engine_window, engine_neuron, engine_output, lava) -> dict:
 
 
 def _workload(name: str, weights: list[np.ndarray], names: list[str], neuron_counts: list[np.ndarray],
-              n_samples: int, timesteps: int, mode: str) -> dict:
+              n_samples: int, timesteps: int, mode: str, n_features: int) -> dict:
     """Energy workload (COMMON.md contract, same convention as ``conversion.pipeline.workloads``): per
     weighted layer its synaptic events per sample = spikes arriving from the previous population x
     their non-zero synapses into this layer, its own population's spikes, and the mean fan-out of
-    those neurons; the first layer takes analog input (MACs, no events)."""
+    those neurons; the first layer takes analog input (MACs, no events; `n_features` real inputs even
+    when signed input is split into two channels)."""
     rows = []
     for i, (layer_name, weight) in enumerate(zip(names, weights)):
-        n_out, n_in = weight.shape
+        n_out, n_in = weight.shape[0], (n_features if i == 0 else weight.shape[1])
         synapses_per_source = (weight != 0).sum(axis=0)
         events = float(neuron_counts[i - 1] @ synapses_per_source) / n_samples if i > 0 else 0.0
         fan_out = float(np.mean((weights[i + 1] != 0).sum(axis=0))) if i + 1 < len(weights) else 0.0
@@ -147,7 +148,10 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: 
         raise DataError(f"data contains {int(np.sum(~np.isfinite(x)))} NaN/Inf value(s)")
 
     if mode == "fixed":
-        net: FixedPointNetwork | FloatNetwork = quantize(snn, timesteps)  # range checks before Lava
+        calib = np.asarray(x_calib, dtype=np.float64)
+        # range checks before Lava; inputs below 0 in the calibration data -> split [x+, x-] channels
+        net: FixedPointNetwork | FloatNetwork = quantize(snn, timesteps,
+                                                         input_min=min(0.0, float(calib.min(initial=0.0))))
         t0 = time.perf_counter()
         engine = simulate_fixed(net, x, timesteps)
         engine_s = time.perf_counter() - t0
@@ -192,7 +196,7 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: 
         "quantisation_error": quantisation_table(net) if mode == "fixed" else [],
         "output_readout_mean": np.mean(output_real, axis=0),
         "workloads": [_workload(f"snn-lava-{mode}", weights, names, lava.neuron_counts, len(x), timesteps,
-                                mode)],
+                                mode, x.shape[1])],
     }
     report["wall_s"] = time.perf_counter() - start
     write_json(Path(out) / "loihi.json", report)

@@ -28,15 +28,16 @@ __all__ = ["LIMITS", "check_limits", "quantize", "quantize_network", "quantisati
 
 
 def quantize(model: SpikingNetwork | FloatNetwork, timesteps: int, input_max: float | None = None,
-             input_bits: int = 8) -> FixedPointNetwork:
+             input_bits: int = 8, input_min: float = 0.0) -> FixedPointNetwork:
     """A converted SpikingNetwork (analog Dense chain) or a FloatNetwork -> FixedPointNetwork.
 
     input_max: the largest real input (default: the network's input_scale for a SpikingNetwork,
-    1.0 otherwise). Raises HardwareLimitError naming layer, parameter, limit and value."""
+    1.0 otherwise); a negative input_min splits inputs into [x+, x-] channels. Raises
+    HardwareLimitError naming layer, parameter, limit and value."""
     net = float_network(model) if isinstance(model, SpikingNetwork) else model
     if input_max is None:
         input_max = float(model.input_scale) if isinstance(model, SpikingNetwork) else 1.0
-    return quantize_network(net, timesteps, input_max=input_max, input_bits=input_bits)
+    return quantize_network(net, timesteps, input_max=input_max, input_bits=input_bits, input_min=input_min)
 
 
 def quantisation_table(net: FixedPointNetwork) -> list[dict]:

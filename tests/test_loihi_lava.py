@@ -292,3 +292,18 @@ def test_cli_loihi_bad_input_exits_2_without_lava(tmp_path, cli, trained, monkey
     assert cli(["loihi", str(model), "--samples", "0", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "NaN" in err and "--samples" in err
+
+
+def test_fixed_pt_equals_engine_with_signed_input_and_leak():
+    from conversion.fixed_point import FloatLayer, FloatNetwork
+    from loihi_targets.quantize import quantize_network
+
+    rng = np.random.default_rng(5)
+    layers = (FloatLayer(name="h", weight=rng.normal(0, .3, (16, 20)), bias=rng.normal(.2, .1, 16), v_th=1.0,
+                         dv=0.05),
+              FloatLayer(name="o", weight=rng.normal(0, .3, (5, 16)), bias=np.zeros(5), v_th=1.0,
+                         spiking=False))
+    net = quantize_network(FloatNetwork(layers=layers, reset="subtract"), T, input_max=2.0, input_min=-2.0)
+    assert net.signed_input and net.layers[0].dv == 205
+    x = rng.normal(0, 0.8, (12, 20)).clip(-2, 2)
+    _assert_identical(net, simulate_fixed(net, x, T), run_lava(net, x, T, timeout_s=120))

@@ -236,3 +236,20 @@ def test_limits_table_matches_spec():
     assert LIMITS["du"] == LIMITS["dv"] == (0, 4095)
     assert LIMITS["vth_mant"][1] == 2 ** 17 - 1 and LIMITS["bias_mant"] == (-4096, 4095)
     assert LIMITS["v"] == (-(2 ** 23) + 1, 2 ** 23 - 1)
+
+
+def test_signed_input_is_split_into_two_unsigned_channels():
+    net = _random_float_net(reset="subtract")
+    fixed = quantize_network(net, T, input_max=2.0, input_min=-2.0)
+    assert fixed.signed_input and fixed.layers[0].n_in == 2 * 20
+    w = fixed.layers[0].weight_mant
+    np.testing.assert_array_equal(w[:, 20:], -w[:, :20])  # [W, -W]: the mantissa range is symmetric
+    x = np.random.default_rng(2).normal(0, 0.7, (40, 20)).clip(-2, 2)
+    x_q = fixed.quantize_input(x)
+    assert x_q.min() >= 0 and np.all((x_q[:, :20] == 0) | (x_q[:, 20:] == 0))
+    exact = simulate_float(net, x, T)
+    approx = simulate_fixed(fixed, x, T)
+    assert np.mean(exact.predictions == approx.predictions) >= 0.95
+    unsigned = quantize_network(net, T, input_max=2.0)
+    with pytest.raises(DataError, match=">= 0"):
+        unsigned.quantize_input(x)
