@@ -36,8 +36,10 @@ def _load_network(model, x_calib: np.ndarray, timesteps: int, threshold: str) ->
 
     if isinstance(model, (str, os.PathLike)):
         from conversion.importers import load_model
+        from conversion.importers.mcc import is_mcc_file, read_mcc_model
 
-        model = load_model(model)
+        # an MCC-format point network is an ordinary chain on [audio, visual]; an MCC one is refused there
+        model = read_mcc_model(model) if is_mcc_file(model) else load_model(model)
     if not isinstance(model, Graph):
         raise ModelError(f"model must be a path, a conversion.ir.Graph or a SpikingNetwork, got "
                          f"{type(model).__name__}")
