@@ -35,7 +35,7 @@ METHODS = ("sgd", "mbgd", "svd", "sbe")
 LOW_RANK_METHODS = ("svd", "sbe")
 # eta per method, tuned on digits (64-100-10) with the decay below (see README "SBE"); sgd
 # steps after every sample, so it needs a smaller eta (at 1.0 its ReLUs die).
-DEFAULT_LEARNING_RATE = 1.0
+DEFAULT_LEARNING_RATE = 0.7
 DEFAULT_SGD_LEARNING_RATE = 0.1
 DEFAULT_LR_DECAY = 0.9  # eta of epoch e is learning_rate * lr_decay ** (e - 1)
 
