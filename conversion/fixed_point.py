@@ -1,7 +1,8 @@
 r"""Loihi-style fixed-point network and a batched engine bit-exact with Lava 0.10.0's ``fixed_pt`` models.
 
-The quantiser (``loihi_targets.quantize``) fills these dataclasses; this module only simulates them, so
-the conversion stage can run a quantised network without importing ``loihi_targets``.
+Holds the integer network dataclasses, the quantiser to Loihi limits (``quantize_network``,
+``check_limits``; re-exported by ``loihi_targets.quantize``) and the batched engine, so the conversion
+stage (``conversion.engine.simulate(mode="fixed")``) runs a quantised network without ``loihi_targets``.
 
 Per population layer (Lava ``Dense`` -> ``LIF``/``LIFReset``, ``lava/proc/dense/models.py`` and
 ``lava/proc/lif/models.py``), integers throughout, one time step:
