@@ -170,8 +170,8 @@ class SimulationResult:
 def dense_macs(graph: Graph, layer: str) -> float:
     """Multiply-accumulates per sample of a weighted layer run as an ANN."""
     node = graph.nodes[layer]
-    if isinstance(node, Dense):
-        return float(node.weight.size)
+    if isinstance(node, Dense):  # structural zeros (a stream reading its slice of the input) cost nothing
+        return float(np.count_nonzero(node.weight))
     if isinstance(node, TwoPoint):
         return float(node.rf_weight.size + sum(w.size for w in node.context_weights.values()))
     out_c, oh, ow = graph.shapes[layer]

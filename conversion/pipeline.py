@@ -61,8 +61,8 @@ def load_evaluation_data(dataset, seed: int = 0) -> EvaluationData:
 
 def _fan_in(graph: Graph, layer: str) -> int:
     node = graph.nodes[layer]
-    if isinstance(node, Dense):
-        return int(node.weight.shape[1])
+    if isinstance(node, Dense):  # mean non-zero synapses per neuron
+        return int(round(np.count_nonzero(node.weight) / node.weight.shape[0]))
     if isinstance(node, TwoPoint):
         return int(node.rf_weight.shape[1] + sum(w.shape[1] for w in node.context_weights.values()))
     return int(np.prod(node.weight.shape[1:]))

@@ -208,3 +208,19 @@ def test_pytorch_sequential_import_matches_torch():
     ours = ops.forward(graph, x)[graph.outputs[0]]
     np.testing.assert_array_equal(ours.argmax(1), probs.argmax(1))
     assert graph.notes
+
+
+def test_point_baseline_of_mcc_file_imports_with_standardisation_folded(tmp_path):
+    from spiking_mcc.mcc.network import fit_standardisation, forward, init_network, save_network
+
+    net = init_network("point", 12, 64, (16, 8))
+    audio, visual = RNG.normal(2.0, 3.0, size=(40, 12)), RNG.random((40, 64))
+    fit_standardisation(net, audio, visual)
+    graph = load_model(save_network(net, tmp_path / "point.npz"))
+    assert graph.outputs == ["out"] and len(graph.populations()) == 4
+    logits = ops.forward(graph, np.hstack([audio, visual]))["out"]
+    np.testing.assert_allclose(logits, forward(net, audio, visual).logits, rtol=1e-10, atol=1e-10)
+    mcc = init_network("mcc", 12, 64, (16, 8))
+    fit_standardisation(mcc, audio, visual)
+    with pytest.raises(ModelError, match="only the point baseline"):
+        load_model(save_network(mcc, tmp_path / "mcc.npz"))

@@ -19,6 +19,9 @@ Keys (all numpy arrays; "string" means a 0-d unicode array):
 ``_beta _mean _var``   folded into the preceding dense/conv2d layer at import
 =====================  ==========================================================================
 
+Files with ``format="spiking-mcc/mcc-v1"`` (the MCC network's point baseline) are read by
+:mod:`conversion.importers.mcc_point`.
+
 Optional metadata: ``classes`` (int array of class labels), ``trained_on`` (string), ``test_accuracy``
 (float scalar). Unknown keys are ignored.
 """
@@ -45,6 +48,7 @@ from spiking_mcc.errors import DataError, ModelError
 from spiking_mcc.io import load_npz, save_npz
 
 FORMAT = "spiking-mcc/sequential-v1"
+POINT_FORMAT = "spiking-mcc/mcc-v1"  # the MCC helper's files: the point baseline converts (mcc_point.py)
 KINDS = ("dense", "conv2d", "avgpool2d", "maxpool2d", "flatten", "relu", "clip", "batchnorm")
 
 
@@ -92,6 +96,10 @@ def read_npz_model(path: str | os.PathLike) -> Graph:
     except DataError as err:
         raise ModelError(str(err)) from None
     fmt = str(arrays.get("format", ""))
+    if fmt == POINT_FORMAT:
+        from conversion.importers.mcc_point import read_point_model
+
+        return read_point_model(arrays, path)
     if fmt != FORMAT:
         raise ModelError(f"{path}: format is '{fmt}', expected '{FORMAT}'")
     input_shape = tuple(int(d) for d in np.atleast_1d(_get(arrays, "input_shape", path)))
