@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", default="32,128",
                         help="batch sizes for mbgd, svd and sbe (sgd uses 1; default: 32,128)")
     parser.add_argument("--epochs", type=int, default=30, help="training epochs per run (default: 30)")
-    parser.add_argument("--data", default="digits", help="data set: digits (default: digits)")
+    parser.add_argument("--data", default="digits",
+                        help="digits, avdigits, PATH.npz, IDX files or a WAV folder (default: digits)")
     parser.add_argument("--hidden", default="100", help="hidden layer sizes, comma-separated (default: 100)")
     parser.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE,
                         help=f"learning rate eta of mbgd, svd and sbe (default: {DEFAULT_LEARNING_RATE})")
@@ -49,16 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_out_argument(parser, "results/sbe")
 
 
-def _load_data(spec: str, seed: int):
-    if spec == "digits":
-        from spiking_mcc.data.digits import load_digits_split
-
-        split = load_digits_split(seed=seed)
-        return split.x_train, split.y_train, split.x_test, split.y_test
-    raise ParameterError(f"--data: only 'digits' is supported by sbe, got {spec!r}")
-
-
 def run(args: argparse.Namespace) -> int:
+    from spiking_mcc.data.loaders import load_dataset
     from spiking_mcc.io import ensure_dir, write_json
     from spiking_mcc.sbe import figures, mlp
     from spiking_mcc.sbe.crossbar import CrossbarDevice
@@ -76,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
     configs = plan_runs(methods, batches, ranks, learning_rate=args.learning_rate,
                         sgd_learning_rate=args.sgd_learning_rate, epochs=args.epochs,
                         lr_decay=args.lr_decay, hidden=hidden, seed=args.seed, device=device)
-    x_train, y_train, x_test, y_test = _load_data(args.data, args.seed)
-    n_classes = int(max(y_train.max(), y_test.max()) + 1)
+    data = load_dataset(args.data, seed=args.seed)
+    x_train, y_train, x_test, y_test = data.x_train, data.y_train, data.x_test, data.y_test
+    n_classes = int(data.n_classes)
     check_ranks(configs, x_train.shape[1], n_classes)
 
     out = ensure_dir(args.out)
