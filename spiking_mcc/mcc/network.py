@@ -79,9 +79,6 @@ class Network:
     def n_layers(self) -> int:
         return len(self.hidden)
 
-    def input_sizes(self) -> dict[str, int]:
-        return {"audio": self.n_audio, "visual": self.n_visual}
-
     def copy(self) -> Network:
         return Network(self.model, self.law, self.n_audio, self.n_visual, tuple(self.hidden),
                        self.n_classes, {k: v.copy() for k, v in self.params.items()},

@@ -10,6 +10,8 @@ Setups:
 
 Damage (resilience): at the start of epoch `damage.epoch` a random `damage.fraction` of the hidden
 units of every layer and stream is silenced for the rest of training (output and context set to 0).
+The silencing masks live in `TrainResult.masks` (pass them to `predict`/`accuracy`); they are not
+part of the model file, which `save_network` writes for the intact network.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import numpy as np
 
 from spiking_mcc.errors import DataError, ParameterError
 from spiking_mcc.mcc.network import (
-    STREAMS,
     Network,
     check_inputs,
     fit_standardisation,
@@ -217,5 +218,5 @@ def silenced_fraction(masks: dict[str, np.ndarray]) -> float:
     return float(sum((m == 0).sum() for m in masks.values()) / max(total, 1))
 
 
-__all__ = ["SETUPS", "STREAMS", "Adam", "Damage", "TrainConfig", "TrainResult", "accuracy", "damage_masks",
+__all__ = ["SETUPS", "Adam", "Damage", "TrainConfig", "TrainResult", "accuracy", "damage_masks",
            "train_model"]
