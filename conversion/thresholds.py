@@ -35,6 +35,10 @@ METHODS = ("max", "percentile", "channel", "distribution")
 GRANULARITIES = ("layer", "channel")
 DEFAULT_PERCENTILE = 99.9
 HISTOGRAM_BINS = 2048
+# Per-channel alpha is kept >= this fraction of the population's largest alpha, so the weights divided by
+# the thresholds span at most 10x per layer: Loihi's 8-bit weight mantissa shares one exponent per layer
+# (SPEC section 9), and a channel with a 1e-5 threshold would zero every other weight after quantisation.
+CHANNEL_ALPHA_FLOOR = 0.1
 ALPHA_GRID = np.linspace(0.05, 1.0, 96)  # candidate alpha as a fraction of mu
 
 
@@ -155,6 +159,10 @@ def _fit_sequential(graph: Graph, x_calib: np.ndarray, timesteps: int, init_frac
             shape = (-1,) + (1,) * (pre.ndim - 2)
             alpha = np.array([f.alpha for f in fits]).reshape(shape)
             beta = np.array([f.beta for f in fits]).reshape(shape)
+            # Nearly silent channels would get tiny thresholds, i.e. huge unit-threshold weights: floor them.
+            quiet = alpha < CHANNEL_ALPHA_FLOOR * alpha.max()
+            alpha = np.where(quiet, CHANNEL_ALPHA_FLOOR * alpha.max(), alpha)
+            beta = np.where(quiet, alpha, beta)
             mse = float(np.mean([f.mse for f in fits]))
         else:
             fit = fit_distribution(pre, timesteps, node.max, init_fraction)

@@ -180,3 +180,16 @@ def test_counts_readout_and_poisson_encoding_run(mlp, digits):
     result = engine.simulate(net, digits.x_test[:200], 32, seed=1)[0]
     assert result.accuracy(digits.y_test[:200]) > ann_accuracy - 0.1
     assert result.spikes["input"].mean() > 0 and result.synaptic_events["fc1"].mean() > 0
+
+
+def test_fixed_mode_runs_the_channelwise_network_on_loihi_arithmetic(mlp, digits):
+    """Per-channel thresholds stay within Loihi's per-layer weight range (floor), so mode="fixed" keeps
+    the float network's accuracy instead of silencing every neuron."""
+    graph, _ = mlp
+    net = convert(graph, digits.x_train, "distribution", timesteps=8, **PIPELINE_NEURON)
+    alpha = np.asarray(net.v_th["relu1"])
+    assert alpha.min() >= 0.1 * alpha.max() - 1e-12
+    floating = engine.simulate(net, digits.x_test, 8)[0]
+    fixed = engine.simulate(net, digits.x_test, 8, mode="fixed")[0]
+    assert fixed.spikes["relu1"].mean() == pytest.approx(floating.spikes["relu1"].mean(), rel=0.05)
+    assert abs(fixed.accuracy(digits.y_test) - floating.accuracy(digits.y_test)) <= 0.005
