@@ -101,6 +101,10 @@ def test_transmissions_on_a_hand_made_network():
     record = workload(_hand_made("mcc"), mcc, "hand")
     assert record["kind"] == "transmissions"
     assert sum(layer["synaptic_events"] for layer in record["layers"]) == pytest.approx(26 + 66)
+    first = record["layers"][0]
+    # analog-input layer: an energy model charges its MACs, so they must not repeat its context events
+    assert first["analog_input"] and first["macs"] == 3 * 1
+    assert record["layers"][2]["macs"] == 2 * 3 + 2 * (2 * 2 + 2)  # feed-forward + context MACs
 
 
 def test_threshold_silences_outputs_downstream():

@@ -91,7 +91,14 @@ def count_transmissions(net: Network, audio: np.ndarray, visual: np.ndarray, the
 
 
 def workload(net: Network, activity: Activity, name: str) -> dict:
-    """The energy workload record (COMMON.md contract, kind "transmissions") for `net` at `activity`."""
+    """The energy workload record (COMMON.md contract, kind "transmissions") for `net` at `activity`.
+
+    One entry per hidden layer and stream: synaptic_events = the transmissions its units send
+    (feed-forward + context), spikes = its transmitting units, macs = dense MACs (ANN equivalent,
+    context included). Layer 0 receives the analog inputs (analog_input true), so an energy model
+    charges its macs; there they are the input MACs only, since its context is already counted as
+    events. A last entry is the classifier (sends nothing).
+    """
     layers = []
     for layer, n in enumerate(net.hidden):
         for s in STREAMS:
@@ -101,7 +108,8 @@ def workload(net: Network, activity: Activity, name: str) -> dict:
             macs = float(n * fan_in)
             if net.model == "mcc":
                 fan_out += 2 * n  # lateral n-1, distal n, summary 1
-                macs += float(n * (2 * n + 2))
+                if layer > 0:  # layer 0's macs are its analog-input MACs only (context is in its events)
+                    macs += float(n * (2 * n + 2))
             events = activity.feedforward_by_layer[key] + activity.context_by_layer[key]
             layers.append({"name": key, "neurons": n, "fan_in": fan_in, "fan_out": fan_out, "macs": macs,
                            "synaptic_events": events,
