@@ -20,40 +20,13 @@ is the same set of synapses (the unit's basal compartment), so its events and MA
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from conversion import ops
-from conversion.engine import if_step
+from conversion.engine import SimulationResult, if_step
 from conversion.ir import Add, Dense, Graph, ReLU, SpikingNetwork, TwoPoint
 from conversion.twopoint_spiking import TwoPointState, ann_forward, check_graph, check_inputs, two_point_step
 from spiking_mcc.errors import ParameterError
-
-
-@dataclass
-class MCCResult:
-    """Engine output for one T. Per-sample arrays (N,); firing rates are spikes per neuron per step."""
-
-    timesteps: int
-    predictions: np.ndarray
-    readout: np.ndarray
-    spikes: dict[str, np.ndarray]
-    synaptic_events: dict[str, np.ndarray]
-    firing_rate: dict[str, float]
-    activation_error: dict[str, float]
-    analog_macs: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def spikes_per_sample(self) -> float:
-        return float(sum(np.mean(v) for v in self.spikes.values()))
-
-    @property
-    def synaptic_events_per_sample(self) -> float:
-        return float(sum(np.mean(v) for v in self.synaptic_events.values()))
-
-    def accuracy(self, labels: np.ndarray) -> float:
-        return float(np.mean(self.predictions == np.asarray(labels)))
 
 
 # -- network structure ------------------------------------------------------------------------------------
@@ -105,14 +78,6 @@ def fanouts(graph: Graph) -> dict[str, dict[str, np.ndarray]]:
                 maps[group] = {s: (_weights_from(graph, name, s) != 0).sum(axis=0).astype(np.float64)
                                for s in sources if s in spiking}
     return maps
-
-
-def dense_macs(graph: Graph, name: str) -> float:
-    """MACs per sample of a weighted node as an ANN (receptive field plus context for TwoPoint)."""
-    node = graph.nodes[name]
-    if isinstance(node, TwoPoint):
-        return float(node.rf_weight.size + sum(w.size for w in node.context_weights.values()))
-    return float(node.weight.size)
 
 
 def _constant_nodes(graph: Graph) -> set[str]:
@@ -205,9 +170,9 @@ def validate_timesteps(timesteps) -> list[int]:
 
 
 def simulate(net: SpikingNetwork, inputs: dict[str, np.ndarray], timesteps: int | list[int],
-             batch_size: int = 500, progress: bool = False) -> list[MCCResult]:
+             batch_size: int = 500, progress: bool = False) -> list[SimulationResult]:
     """Run the converted network on inputs {input name: (N, features)} for max(timesteps) steps; one
-    MCCResult per requested T (read out after T steps of the same run)."""
+    SimulationResult per requested T (read out after T steps of the same run)."""
     steps = validate_timesteps(timesteps)
     graph = net.graph
     check_graph(graph)
@@ -232,7 +197,7 @@ def simulate(net: SpikingNetwork, inputs: dict[str, np.ndarray], timesteps: int 
         for p in spikes:
             num, den = (sum(s["error_terms"][p][i] for s in snaps) for i in (0, 1))
             errors[p] = float(np.sqrt(num / den)) if den > 0 else 0.0
-        results.append(MCCResult(t, np.concatenate([s["predictions"] for s in snaps]),
+        results.append(SimulationResult(t, np.concatenate([s["predictions"] for s in snaps]),
                                  np.concatenate([s["readout"] for s in snaps]), spikes,
                                  _concatenate(snaps, "events"), rates, errors, analog))
     return results
@@ -243,7 +208,7 @@ def _concatenate(snapshots: list[dict], key: str) -> dict[str, np.ndarray]:
 
 
 # -- energy workloads -------------------------------------------------------------------------------------
-def workloads(net: SpikingNetwork, results: list[MCCResult], model: str) -> list[dict]:
+def workloads(net: SpikingNetwork, results: list[SimulationResult], model: str) -> list[dict]:
     """COMMON workloads: one "ann" (dense MACs incl. context) and one "snn" per T.
 
     A two-point layer gives two entries: ``{name}`` (basal compartment and soma: receptive-field MACs and

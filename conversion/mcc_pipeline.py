@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion import mcc_engine, twopoint_spiking
+from conversion import mcc_engine, pipeline, twopoint_spiking
+from conversion.engine import SimulationResult
 from conversion.importers.mcc import load_mcc_network, two_stream_graph
 from conversion.thresholds import DEFAULT_PERCENTILE
 from spiking_mcc.errors import DataError, ParameterError
@@ -74,25 +75,14 @@ def load_av_data(dataset, n_audio: int, seed: int = 0) -> AVData:
     return AVData(name, test, np.asarray(y_test), calibration)
 
 
-def _snn_entry(result: mcc_engine.MCCResult, labels: np.ndarray, ann_accuracy: float) -> dict:
-    accuracy = result.accuracy(labels)
-    context = {k: float(np.mean(v)) for k, v in result.synaptic_events.items() if k.endswith("_context")}
-    return {
-        "timesteps": result.timesteps,
-        "accuracy": accuracy,
-        "accuracy_loss_points": 100.0 * (ann_accuracy - accuracy),
-        "spikes_per_sample": result.spikes_per_sample,
-        "synaptic_events_per_sample": result.synaptic_events_per_sample,
-        "context_events_per_sample": float(sum(context.values())),
-        "analog_macs_per_sample": float(sum(result.analog_macs.values())),
-        "firing_rate": result.firing_rate,
-        "activation_error": result.activation_error,
-        "layer_spikes_per_sample": {k: float(np.mean(v)) for k, v in result.spikes.items()},
-        "layer_synaptic_events_per_sample": {k: float(np.mean(v)) for k, v in result.synaptic_events.items()},
-    }
+def _snn_entry(result: SimulationResult, labels: np.ndarray, ann_accuracy: float) -> dict:
+    """The ordinary conversion's per-T entry plus the context (apical) share of the synaptic events."""
+    context = [np.mean(v) for k, v in result.synaptic_events.items() if k.endswith("_context")]
+    entry = pipeline._snn_entry(result, labels, ann_accuracy)
+    return {**entry, "context_events_per_sample": float(sum(context))}
 
 
-def compare_with_brian(net, data: AVData, timesteps: int, engine_result: mcc_engine.MCCResult, samples: int,
+def compare_with_brian(net, data: AVData, timesteps: int, engine_result: SimulationResult, samples: int,
                        codegen_target: str = "numpy") -> dict:
     """Run the first `samples` test samples in Brian2 for T steps and compare with the numpy engine."""
     from conversion.mcc_brian import simulate_brian2
