@@ -94,6 +94,10 @@ def test_saved_model_is_sequential_v1_and_predicts_the_same(tmp_path, reference_
     hidden = np.maximum(x_test @ arrays["layer0_weight"].T + arrays["layer0_bias"], 0)
     logits = hidden @ arrays["layer2_weight"].T + arrays["layer2_bias"]
     assert (logits.argmax(axis=1) == mlp.predict(weights, x_test)).mean() > 0.99
+    from conversion.importers.npz import read_npz_model  # the reader conversion uses
+
+    graph = read_npz_model(tmp_path / "sbe.npz")
+    assert [type(node).__name__ for node in graph.nodes.values()] == ["Dense", "ReLU", "Dense"]
 
 
 @pytest.mark.parametrize("kwargs, match", [
