@@ -32,7 +32,7 @@ from conversion.ir import (
     SpikingNetwork,
     TwoPoint,
 )
-from spiking_mcc.errors import ParameterError
+from spiking_mcc.errors import DataError, ParameterError
 
 MAXPOOL_MODES = ("gated", "avg")
 MODES = ("float", "fixed")
@@ -300,6 +300,8 @@ def simulate(net: SpikingNetwork, x: np.ndarray, timesteps: int | list[int], see
     if maxpool == "avg" and any(isinstance(n, MaxPool2d) for n in graph.nodes.values()):
         warnings.warn("max pooling replaced by average pooling in the spiking network", stacklevel=2)
     x = ops.check_input(graph, x)
+    if net.encoding == "poisson" and x.size and x.min() < 0:
+        raise DataError(f"Poisson rate encoding needs inputs >= 0, got min {x.min():.4g}; use analog")
     rng = np.random.default_rng(seed)
     fanouts = fanout_maps(graph)
     batches = range(0, len(x), batch_size)

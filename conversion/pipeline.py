@@ -124,15 +124,22 @@ def _plot(path: Path, summary: dict) -> None:
     from spiking_mcc.plotting import plt
 
     steps = [e["timesteps"] for e in summary["snn"]]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, (ax_acc, ax_err) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     accuracy = [100 * e["accuracy"] for e in summary["snn"]]
-    ax.plot(steps, accuracy, "o-", label=f"SNN ({summary['threshold']})")
-    ax.axhline(100 * summary["ann_accuracy"], color="k", ls="--", label="ANN")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("time steps T")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"{summary['model']} on {summary['data']}")
-    ax.legend()
+    ax_acc.plot(steps, accuracy, "o-", label=f"SNN ({summary['threshold']})")
+    ax_acc.axhline(100 * summary["ann_accuracy"], color="k", ls="--", label="ANN")
+    ax_acc.set_ylabel("test accuracy (%)")
+    ax_acc.set_title(f"{summary['model']} on {summary['data']}")
+    ax_acc.legend()
+    for layer in summary["snn"][0]["activation_error"]:
+        ax_err.plot(steps, [e["activation_error"][layer] for e in summary["snn"]], "o-", label=layer)
+    ax_err.set_ylabel("relative RMS error")
+    ax_err.set_title("ANN-vs-SNN activation error per layer")
+    if summary["snn"][0]["activation_error"]:
+        ax_err.legend(fontsize="small")
+    for ax in (ax_acc, ax_err):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("time steps T")
     save_figure(fig, path)
 
 

@@ -8,7 +8,7 @@ from conversion.ir import Conv2d, Dense, Graph, MaxPool2d, ReLU, SpikingNetwork
 from conversion.reference_models import train_reference
 from conversion.thresholds import convert
 from spiking_mcc.data.digits import load_digits_split
-from spiking_mcc.errors import ModelError
+from spiking_mcc.errors import DataError, ModelError
 
 PIPELINE_NEURON = dict(init_membrane_fraction=0.5)  # the convert command's default
 
@@ -117,6 +117,9 @@ def test_data_errors(mlp, digits):
     bad[2, 3] = np.nan
     with pytest.raises(ModelError, match="NaN/Inf"):
         engine.simulate(net, bad, 4)
+    poisson = convert(graph, digits.x_train[:50], "max", encoding="poisson")
+    with pytest.raises(DataError, match="Poisson rate encoding needs inputs >= 0"):
+        engine.simulate(poisson, digits.x_test[:5] - 0.5, 4)
 
 
 def test_brian2_agrees_with_numpy_engine(mlp, digits):
