@@ -57,10 +57,18 @@ def simulate_brian2(net: SpikingNetwork, x: np.ndarray, timesteps: int,
     if chain[-1][1] is not None:
         raise ModelError("the last Dense layer must be the (non-spiking) output layer")
     x = ops.check_input(net.graph, x).reshape(len(x), -1)
-    n_samples = len(x)
     started = time.perf_counter()
     b2.start_scope()
+    previous_target = b2.prefs.codegen.target
     b2.prefs.codegen.target = codegen_target
+    try:
+        return _build_and_run(b2, net, chain, x, int(timesteps), started)
+    finally:
+        b2.prefs.codegen.target = previous_target  # leave Brian2's global preference as it was
+
+
+def _build_and_run(b2, net: SpikingNetwork, chain, x: np.ndarray, timesteps: int, started: float):
+    n_samples = len(x)
     b2.defaultclock.dt = DT_MS * b2.ms
     objects = []
     groups = []
@@ -101,7 +109,7 @@ def simulate_brian2(net: SpikingNetwork, x: np.ndarray, timesteps: int,
     network = b2.Network(*objects)
     build_s = time.perf_counter() - started
     started = time.perf_counter()
-    network.run(int(timesteps) * DT_MS * b2.ms)
+    network.run(timesteps * DT_MS * b2.ms)
     run_s = time.perf_counter() - started
     output_group = groups[-1][0]
     readout = np.asarray(output_group.v[:]).reshape(n_samples, -1)
