@@ -52,10 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spiking_mcc.data.loaders import load_dataset
-    from spiking_mcc.io import ensure_dir, write_json
-    from spiking_mcc.sbe import figures, mlp
+    from spiking_mcc.sbe.compare import run_comparison
     from spiking_mcc.sbe.crossbar import CrossbarDevice
-    from spiking_mcc.sbe.trainer import METHODS, check_ranks, plan_runs, train_mlp
+    from spiking_mcc.sbe.trainer import METHODS, plan_runs
 
     methods = parse_str_list(args.method, "method", METHODS)
     ranks = parse_int_list(args.rank, "rank")
@@ -70,36 +69,9 @@ def run(args: argparse.Namespace) -> int:
                         sgd_learning_rate=args.sgd_learning_rate, epochs=args.epochs,
                         lr_decay=args.lr_decay, hidden=hidden, seed=args.seed, device=device)
     data = load_dataset(args.data, seed=args.seed)
-    x_train, y_train, x_test, y_test = data.x_train, data.y_train, data.x_test, data.y_test
-    n_classes = int(data.n_classes)
-    check_ranks(configs, x_train.shape[1], n_classes)
-
-    out = ensure_dir(args.out)
-    models = ensure_dir(out / "models")
-    runs = []
-    for config in configs:
-        result = train_mlp(x_train, y_train, x_test, y_test, config, n_classes=n_classes, progress=True)
-        record = result.summary()
-        name = f"{config.method}_b{config.effective_batch}" + (
-            f"_k{config.rank}" if config.effective_rank is not None else "")
-        record["model"] = str(mlp.save_sequential(models / f"{name}.npz", result.weights).relative_to(out))
-        runs.append(record)
-
-    write_json(out / "sbe.json", {
-        "command": "sbe",
-        "data": args.data,
-        "sizes": [int(x_train.shape[1]), *hidden, n_classes],
-        "seed": args.seed,
-        "device": None if device is None else {"levels": device.levels, "write_noise": device.write_noise,
-                                               "w_max": device.w_max},
-        "device_writes_unit": "rank-1 outer-product crossbar writes, summed over layers",
-        "state_floats_unit": "persistent update memory in floats, summed over layers",
-        "runs": runs,
-    })
-    figures.plot_accuracy_vs_epoch(runs, out / "accuracy_vs_epoch.png")
-    figures.plot_accuracy_vs_writes(runs, out / "accuracy_vs_writes.png")
+    report = run_comparison(data, configs, args.out, data_name=args.data)
     print_table([{"method": r["method"], "batch": r["batch"], "rank": r["rank"] or "-",
                   "test_acc_%": 100 * r["test_accuracy"], "device_writes": r["device_writes"],
-                  "state_floats": r["state_floats"]} for r in runs])
-    print(f"wrote {out / 'sbe.json'}")
+                  "state_floats": r["state_floats"]} for r in report["runs"]])
+    print(f"wrote {args.out}/sbe.json")
     return 0
