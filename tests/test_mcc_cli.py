@@ -14,6 +14,8 @@ def test_train_writes_model_and_report(cli, tmp_path):
     assert report["test_accuracy"] > 0.8
     assert report["energy_uj_per_sample"] == pytest.approx(report["transmissions_per_sample"] * 8e-5)
     assert [h["epoch"] for h in report["history"]] == [1, 2]
+    last = report["history"][-1]
+    assert last["transmissions_per_sample"] == pytest.approx(report["transmissions_per_sample"])
     (workload,) = report["workloads"]
     assert workload["kind"] == "transmissions" and workload["model"] == "point"
     events = sum(layer["synaptic_events"] for layer in workload["layers"])
@@ -46,5 +48,7 @@ def test_compare_quick(cli, tmp_path):
             assert all(b <= a for a, b in zip(costs, costs[1:]))
         assert {r["target_accuracy"] for r in report["equal_accuracy"][setup]} == {0.8, 0.9, 0.95}
     assert len(report["learning_speed"]["supervised"]["mcc"]) == report["epochs"]
+    per_epoch = report["per_epoch_ratio_point_over_mcc"]["supervised"]["per_feedforward"]
+    assert len(per_epoch["by_epoch"]) == report["epochs"] and per_epoch["max"] == max(per_epoch["by_epoch"])
     assert {w["model"] for w in report["workloads"]} == {"mcc", "point"}
     assert report["damage"]["test_time"]["mcc"][-1]["drop"] > 0

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from spiking_mcc.errors import DataError, ParameterError
+from spiking_mcc.mcc.activity import count_transmissions
 from spiking_mcc.mcc.network import (
     Network,
     check_inputs,
@@ -140,7 +141,8 @@ def train_model(model: str, setup: str, data, epochs: int, seed: int, law: str =
 
     data: any object with audio_train (n, n_audio), visual_train (n, n_visual), y_train (n,), and the
     same *_test arrays (e.g. spiking_mcc.data.avdigits.AVDigits). Returns a TrainResult whose history
-    has, per epoch, loss, train_accuracy (on the labelled pool), test_accuracy, n_pseudo.
+    has, per epoch, loss, train_accuracy (on the labelled pool), test_accuracy, n_pseudo and the
+    (feed-forward) transmissions per test sample at theta = 0.
     """
     config = config or TrainConfig()
     if setup not in SETUPS:
@@ -200,8 +202,11 @@ def train_model(model: str, setup: str, data, epochs: int, seed: int, law: str =
             optimiser.step(net.params, grads)
             losses.append(loss)
         train_acc = accuracy(net, a_tr[labelled], v_tr[labelled], y_tr[labelled], masks)
+        activity = count_transmissions(net, a_te, v_te, masks=masks)
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "train_accuracy": train_acc,
-                        "test_accuracy": accuracy(net, a_te, v_te, y_te, masks), "n_pseudo": n_pseudo})
+                        "test_accuracy": accuracy(net, a_te, v_te, y_te, masks), "n_pseudo": n_pseudo,
+                        "transmissions_per_sample": activity.transmissions_per_sample,
+                        "feedforward_transmissions_per_sample": activity.feedforward_per_sample})
     return TrainResult(net, model, setup, net.law, seed, int(epochs), history[-1]["test_accuracy"], history,
                        masks, config, damage_info)
 
