@@ -24,7 +24,7 @@ from collections.abc import Mapping
 CELL_EQUATIONS = """
 dv_s/dt = -(v_s - E_L)/tau_s + (g_s*f_d + b_ws*w_s + I_s + n_s)/C_s : volt
 dv_d/dt = -(v_d - E_L)/tau_d + (g_d*f_d + a_wd*w_d + I_d + n_d + c_d*K)/C_d : volt
-f_d = 1/(1 + exp(-(v_d - E_d)/D)) : 1
+f_d = 1/(1 + exp(-(v_d - E_d)/D)) : 1 (constant over dt)
 K = int(t - t_last >= bap_delay)*int(t - t_last < bap_delay + bap_width) : 1
 dw_s/dt = -w_s/tau_ws : 1
 dw_d/dt = ((v_d - E_L) - w_d)/tau_wd : volt
@@ -69,8 +69,13 @@ CONDITION_VARIABLES = {
 }
 
 
-def make_cell_group(n_cells: int, params: Mapping, dt_ms: float = 0.1, name: str = "cells"):
-    """A NeuronGroup of `n_cells` two-point cells at rest (Euler, step dt_ms), parameters in its namespace."""
+def make_cell_group(n_cells: int, params: Mapping, dt_ms: float = 0.1, name: str = "cells",
+                    noise: bool = True):
+    """A NeuronGroup of `n_cells` two-point cells at rest (Euler, step dt_ms), parameters in its namespace.
+
+    noise=False leaves out the OU update (n_s = n_d = 0): deterministic protocols then skip two Gaussian
+    draws per cell and step, the main cost of a step.
+    """
     import brian2 as b2
 
     group = b2.NeuronGroup(n_cells, CELL_EQUATIONS, threshold=THRESHOLD, reset=RESET, method="euler",
@@ -80,7 +85,8 @@ def make_cell_group(n_cells: int, params: Mapping, dt_ms: float = 0.1, name: str
     group.w_d = 0 * b2.mV
     group.v_th = params["E_thr"]
     group.t_last = -1 * b2.second
-    group.run_regularly(NOISE_UPDATE, when="before_groups", name=f"{name}_noise")
+    if noise:
+        group.run_regularly(NOISE_UPDATE, when="before_groups", name=f"{name}_noise")
     return group
 
 

@@ -81,12 +81,13 @@ def choose_target(target: str | None = None) -> str:
 
 def _simulate(conditions: Mapping[str, np.ndarray], duration_ms: float, params: Mapping, dt_ms: float,
               seed: int, name: str, record_voltage: bool = False):
+    noise = bool(np.any(conditions["sigma_s"]) or np.any(conditions["sigma_d"]))
     """Run one NeuronGroup (one cell per condition row); return spike (index, time_ms) and voltages."""
     import brian2 as b2
 
     n_cells = len(next(iter(conditions.values())))
     b2.seed(seed)
-    group = make_cell_group(n_cells, params, dt_ms, name=name)
+    group = make_cell_group(n_cells, params, dt_ms, name=name, noise=noise)
     set_conditions(group, conditions)
     spikes = b2.SpikeMonitor(group, name=f"{name}_spikes")
     objects = [group, spikes]
