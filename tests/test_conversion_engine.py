@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conversion import engine, ops
-from conversion.ir import Conv2d, Dense, Graph, MaxPool2d, ReLU, SpikingNetwork
+from conversion.ir import Conv2d, Graph, MaxPool2d, SpikingNetwork
 from conversion.reference_models import train_reference
 from conversion.thresholds import convert
 from spiking_mcc.data.digits import load_digits_split
@@ -122,23 +122,19 @@ def test_data_errors(mlp, digits):
         engine.simulate(poisson, digits.x_test[:5] - 0.5, 4)
 
 
-def test_brian2_agrees_with_numpy_engine(mlp, digits):
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_brian2_agrees_with_numpy_engine(model, request, digits):
+    """Same converted network in Brian2 (samples batched per NeuronGroup): identical spike counts."""
     from conversion.brian_engine import simulate_brian2
 
-    graph, _ = mlp
-    small = Graph.sequential(
-        (64,),
-        [
-            Dense(graph.nodes["fc1"].weight[:32], graph.nodes["fc1"].bias[:32], "fc1"),
-            ReLU(name="relu1"),
-            Dense(graph.nodes["fc2"].weight[:, :32], graph.nodes["fc2"].bias, "fc2"),
-        ],
-    )
-    net = convert(small, digits.x_train, "distribution", timesteps=8, **PIPELINE_NEURON)
+    graph, _ = request.getfixturevalue(model)
+    net = convert(graph, digits.x_train, "distribution", timesteps=8, **PIPELINE_NEURON)
     x = digits.x_test[:20]
     ours = engine.simulate(net, x, 8)[0]
     theirs = simulate_brian2(net, x, 8)
-    np.testing.assert_array_equal(theirs.spikes["relu1"], ours.spikes["relu1"])
+    assert set(theirs.spikes) == set(graph.populations())
+    for population, counts in theirs.spikes.items():
+        np.testing.assert_array_equal(counts, ours.spikes[population])
     np.testing.assert_allclose(theirs.readout, ours.readout, atol=1e-9)
 
 
