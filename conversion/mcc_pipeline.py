@@ -23,6 +23,7 @@ from spiking_mcc.errors import DataError, ParameterError
 
 MAX_CALIBRATION_SAMPLES = 2000
 RESULT_FILE = "convert_mcc.json"
+TWO_POINT_NEURON = {"encoding": "analog", "readout": "membrane", "reset": "subtract", "leak": 0.0}
 
 
 @dataclass(frozen=True)
@@ -129,12 +130,19 @@ def convert_mcc(model_path: str | os.PathLike, dataset_or_avdigits, timesteps: l
                 out_dir: str | os.PathLike | None = None, seed: int = 0, brian_samples: int = 0, *,
                 threshold: str = "distribution", percentile: float = DEFAULT_PERCENTILE,
                 granularity: str = "layer", init_membrane_fraction: float = 0.5, samples: int | None = None,
-                brian_target: str = "numpy", progress: bool = False) -> dict:
+                brian_target: str = "numpy", progress: bool = False, **neuron) -> dict:
     """Convert an MCC/point model file to two-compartment spiking units and evaluate it for every T.
 
     Returns (and writes to out_dir/convert_mcc.json) ann_accuracy, snn [{timesteps, accuracy,
     spikes_per_sample, synaptic_events_per_sample, firing_rate, ...}], brian (if brian_samples > 0: the
-    first brian_samples test samples at the largest T in Brian2 vs the engine) and energy workloads."""
+    first brian_samples test samples at the largest T in Brian2 vs the engine) and energy workloads.
+    `neuron` may repeat the only neuron options the two-point engines implement (the `convert` command's
+    defaults): encoding="analog", readout="membrane", reset="subtract", leak=0.0; others -> ParameterError."""
+    for option, value in neuron.items():
+        if option not in TWO_POINT_NEURON or value != TWO_POINT_NEURON[option]:
+            allowed = TWO_POINT_NEURON.get(option, "no such option")
+            raise ParameterError(f"{option}: the two-point spiking engines support only {allowed!r} for MCC "
+                                 f"models, got {value!r}")
     steps = mcc_engine.validate_timesteps(timesteps)
     if threshold not in twopoint_spiking.METHODS:
         raise ParameterError(f"threshold must be one of {list(twopoint_spiking.METHODS)}, got {threshold!r}")

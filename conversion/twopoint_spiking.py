@@ -36,7 +36,7 @@ Calibration (:func:`calibrate`): per population a threshold :math:`\theta` (``v_
 fits (alpha, beta) of :math:`q_T` per population in graph order on pre-activations of the network whose
 earlier populations already output their quantised values, on R for receptive-field populations and on
 A = f(R, C) for two-point populations; ``percentile`` / ``max`` use the q-th percentile / maximum of the
-positive ANN pre-activations for both alpha and beta.
+positive ANN pre-activations for both alpha and beta; ``channel`` the percentile per unit.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from conversion.thresholds import DEFAULT_PERCENTILE, fit_distribution, spiking_
 from spiking_mcc.errors import DataError, ModelError, ParameterError
 from spiking_mcc.twopoint.transfer import transfer
 
-METHODS = ("distribution", "percentile", "max")
+METHODS = ("distribution", "percentile", "channel", "max")
 GRANULARITIES = ("layer", "channel")
 LAW_ALIASES = {"cooperation": "coop"}  # the IR's default law name -> spiking_mcc.twopoint.transfer name
 SUPPORTED_NODES = (Dense, ReLU, TwoPoint, Add)
@@ -189,8 +189,8 @@ def calibrate(graph: Graph, inputs_calib: dict[str, np.ndarray], method: str = "
               granularity: str = "layer") -> SpikingNetwork:
     """Thresholds (theta = alpha) and output values (beta) of every population -> SpikingNetwork.
 
-    method: distribution (fitted for `timesteps`, sequentially), percentile, max. granularity applies to
-    distribution: one (alpha, beta) per population ("layer") or per unit ("channel")."""
+    method: distribution (fitted for `timesteps`, sequentially), percentile, channel, max. granularity
+    applies to distribution: one (alpha, beta) per population ("layer") or per unit ("channel")."""
     if method not in METHODS:
         raise ParameterError(f"threshold method must be one of {list(METHODS)}, got {method!r}")
     if granularity not in GRANULARITIES:
@@ -219,7 +219,11 @@ def calibrate(graph: Graph, inputs_calib: dict[str, np.ndarray], method: str = "
     else:
         _, pre = ann_forward(graph, inputs_calib)
         for name, values in pre.items():
-            level = np.asarray(_positive_quantile(values, 100.0 if method == "max" else percentile))
+            q = 100.0 if method == "max" else percentile
+            level = np.asarray(_positive_quantile(values, q))
+            if method == "channel":  # per unit; a unit silent on the calibration set gets the layer's value
+                level = np.array([_positive_quantile(v, q) if np.any(v > 0) else float(level)
+                                  for v in values.T])
             v_th[name], scale[name] = level, level.copy()
     return SpikingNetwork(graph, v_th, scale, reset="subtract", init_membrane_fraction=init_fraction,
                           encoding="analog", readout="membrane", threshold_method=method)
