@@ -159,6 +159,62 @@ def stage_compare(ctx: RunContext) -> list[Path]:
     return [ctx.out_dir / "compare.json", *paths]
 
 
+def stage_convert(ctx: RunContext) -> list[Path]:
+    """Both trained networks -> two-compartment spiking units: accuracy vs T in the batched engine,
+    and the first `brian2_samples` test samples again in Brian2 at the largest T."""
+    mcc_pipeline = require("conversion.mcc_pipeline", "convert_mcc", "RESULT_FILE")
+    from spiking_mcc.data.avdigits import load_avdigits
+
+    data = load_avdigits(seed=ctx.config.seed, audio_snr_db=ctx.config.audio_snr_db)
+    written = []
+    for model in MODELS:
+        folder = ctx.out_dir / f"convert_{model}"
+        mcc_pipeline.convert_mcc(ctx.artefacts[f"{model}_model"], data, list(ctx.config.timesteps),
+                                 out_dir=folder, seed=ctx.config.seed,
+                                 brian_samples=ctx.config.brian2_samples, threshold=ctx.config.threshold)
+        # one result file per network at the top of the run folder (the stage's own copy stays beside
+        # its figure)
+        written.append(write_json(ctx.out_dir / f"convert_{model}.json",
+                                  read_json(folder / mcc_pipeline.RESULT_FILE)))
+        ctx.add_figure(f"accuracy_vs_T_{model}", folder / "accuracy_vs_T.png")
+        written += [folder / mcc_pipeline.RESULT_FILE, folder / "accuracy_vs_T.png"]
+    return written
+
+
+def stage_loihi(ctx: RunContext) -> list[Path]:
+    """The point network in Lava, bit-accurate fixed point, against the batched engine's same arithmetic.
+
+    The MCC network's context exchange has no Lava graph builder (run_loihi takes Dense chains), so the
+    Lava subset is the point network; the MCC network's Loihi cost comes from its mapped workload."""
+    loihi = require("loihi_targets.pipeline", "run_loihi")
+    loihi.run_loihi(ctx.artefacts["point_model"], "avdigits", samples=ctx.config.lava_samples,
+                    timesteps=ctx.config.lava_timesteps, mode="fixed", out_dir=ctx.out_dir,
+                    seed=ctx.config.seed)
+    figure = ctx.out_dir / "loihi_counts.png"
+    ctx.add_figure("loihi_counts", figure)
+    return [ctx.out_dir / "loihi.json", figure]
+
+
+def stage_mapping(ctx: RunContext) -> list[Path]:
+    """Each converted network's SNN workload on Loihi cores, greedy fill vs spike-aware clustering."""
+    energy = require("loihi_targets.energy", "validate_workload", "workload_mapping")
+    mapper = require("loihi_targets.mapper", "METHODS")
+    rows = []
+    for model in MODELS:
+        source = ctx.out_dir / f"convert_{model}.json"
+        if not source.is_file():
+            continue
+        for workload in read_json(source)["workloads"]:
+            if workload["kind"] != "snn" or workload["timesteps"] != ctx.config.energy_timesteps:
+                continue
+            checked = energy.validate_workload(workload, source.name)
+            for method in mapper.METHODS:
+                rows.append({"model": model, "workload": workload["name"], "source_file": source.name,
+                             "timesteps": workload["timesteps"], "method": method,
+                             **energy.workload_mapping(checked, method=method)})
+    return [write_json(ctx.out_dir / "mapping.json", {"rows": rows})]
+
+
 def stage_energy(ctx: RunContext) -> list[Path]:
     """Energy per inference of every workload the run measured, on every device preset."""
     energy = require("loihi_targets.energy", "energy_report", "write_energy_figure")
@@ -192,7 +248,10 @@ STAGES: tuple[tuple[str, Callable[[RunContext], list[Path]], tuple[str, ...]], .
     ("cells", stage_cells, ()),
     ("train", stage_train, ()),
     ("compare", stage_compare, ()),
+    ("convert", stage_convert, ("train",)),
+    ("loihi", stage_loihi, ("train",)),
     ("energy", stage_energy, ()),
+    ("mapping", stage_mapping, ("convert",)),
 )
 
 

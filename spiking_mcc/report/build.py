@@ -37,7 +37,7 @@ FIGURE_CAPTIONS = {
     "resilience": "Damage resilience: hidden units silenced at test time (left) and mid-training (right).",
     "noise": "Accuracy with noisy audio and clean visual input (compare.json noise).",
     "accuracy_vs_T_mcc": "MCC converted to two-compartment spiking units: accuracy vs T.",
-    "accuracy_vs_T_point": "Point network converted to IF neurons: accuracy vs T.",
+    "accuracy_vs_T_point": "Point-neuron network converted to spiking units: accuracy vs T.",
     "loihi_counts": "Lava vs batched engine: spikes per sample per layer (loihi.json).",
     "energy": "Energy per inference per device (log scale); hatched: the same network as an INT8 ANN.",
 }
@@ -222,6 +222,16 @@ def _conversion(run: RunFolder, doc: Document, figures: dict[str, str], own: dic
                    "synaptic events / sample"), tuple(rows),
                   "convert_<model>.json: snn (threshold method: "
                   + ", ".join(f"{label} {c.get('threshold')}" for _, label, c in converts) + ")."))
+    brian = [(label, c["brian"]) for _, label, c in converts if c.get("brian")]
+    if brian:
+        doc.add(Paragraph("Brian2 subset: the first test samples simulated again, at the largest T, as "
+                          "equation-level Brian2 neurons, against the batched engine."))
+        doc.add(Table(("model", "samples", "T", "Brian2 accuracy (%)", "engine accuracy (%)",
+                       "prediction agreement (%)", "max relative spike-count difference"),
+                      tuple((label, fmt(b.get("samples")), fmt(b.get("timesteps")), pct(b.get("accuracy")),
+                             pct(b.get("engine_accuracy")), pct(b.get("prediction_agreement")),
+                             fmt(b.get("max_relative_spike_difference"))) for label, b in brian),
+                      "convert_<model>.json: brian."))
     for key, _, _ in converts:
         _figure(doc, figures, f"accuracy_vs_T_{key}")
 
@@ -232,8 +242,12 @@ def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
     if loihi is None:
         doc.add(Paragraph("The Lava stage did not run (no `loihi.json`)."))
         return
+    doc.add(Paragraph("The point network, quantised to Loihi's fixed-point ranges, run as Lava processes "
+                      "(bit-accurate `fixed_pt`) and in the batched engine with the same arithmetic, then "
+                      "mapped on Loihi cores. (The MCC network's context exchange has no Lava graph "
+                      "builder yet; its Loihi cost below comes from its mapped workload.)"))
     doc.add(Table(("quantity", "value"), (
-        ("network", str(loihi.get("model"))),
+        ("network", Path(str(loihi.get("model"))).name),
         ("mode", str(loihi.get("mode"))),
         ("samples", fmt(loihi.get("samples"))),
         ("time steps", fmt(loihi.get("timesteps"))),
@@ -244,6 +258,16 @@ def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
         ("inter-core spikes / sample", fmt(loihi.get("intercore_spikes"))),
     ), "loihi.json."))
     _figure(doc, figures, "loihi_counts")
+    mapping = run.json("mapping.json")
+    if mapping and mapping.get("rows"):
+        doc.add(Paragraph("Core mapping of each converted network (its SNN workload at the energy T): "
+                          "greedy fill vs spike-aware clustering (SpiNeMap-style), Loihi limits per core."))
+        doc.add(Table(("model", "workload", "method", "cores", "chips", "inter-core spikes / sample",
+                       "E-W hops", "N-S hops"),
+                      tuple((r["model"], r["workload"], r["method"], fmt(r.get("cores_used")),
+                             fmt(r.get("chips")), fmt(r.get("intercore_spikes")), fmt(r.get("hops_ew")),
+                             fmt(r.get("hops_ns"))) for r in mapping["rows"]),
+                      "mapping.json: rows."))
 
 
 def _energy(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
