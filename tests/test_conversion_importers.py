@@ -23,9 +23,9 @@ def _cnn() -> Graph:
             MaxPool2d(2, name="mpool"),
             Conv2d(RNG.normal(size=(6, 4, 3, 3)), RNG.normal(size=6), 1, 1, name="conv2"),
             ReLU(3.0, name="clip2"),
-            AvgPool2d(2, name="apool"),
+            AvgPool2d(2, padding=1, name="apool"),
             Flatten(name="flat"),
-            Dense(RNG.normal(size=(10, 24)), RNG.normal(size=10), name="fc"),
+            Dense(RNG.normal(size=(10, 54)), RNG.normal(size=10), name="fc"),
         ],
     )
 

@@ -38,8 +38,9 @@ def _node_for(name: str, node, source: str, out: str, initializers: list):
     if isinstance(node, (AvgPool2d, MaxPool2d)):
         ph, pw = node.padding
         op = "AveragePool" if isinstance(node, AvgPool2d) else "MaxPool"
+        extra = {"count_include_pad": 1} if op == "AveragePool" else {}  # the IR counts zero padding
         return [helper.make_node(op, [source], [out], name=name, kernel_shape=list(node.kernel),
-                                 strides=list(node.stride), pads=[ph, pw, ph, pw])]
+                                 strides=list(node.stride), pads=[ph, pw, ph, pw], **extra)]
     if isinstance(node, Flatten):
         return [helper.make_node("Flatten", [source], [out], name=name, axis=1)]
     if isinstance(node, BatchNorm):

@@ -186,7 +186,13 @@ def _convert_node(b: _Builder, node) -> None:
     elif op in ("AveragePool", "MaxPool"):
         cls = AvgPool2d if op == "AveragePool" else MaxPool2d
         kernel = tuple(attrs["kernel_shape"])
-        layer = cls(kernel, tuple(attrs.get("strides", kernel)), _pads(attrs, name), name=name or op.lower())
+        pads = _pads(attrs, name)
+        if attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [1, 1])):
+            raise ModelError(f"{b.path}: ONNX node '{name}' ({op}): ceil_mode/dilations are not supported")
+        if op == "AveragePool" and any(pads) and not attrs.get("count_include_pad", 0):
+            raise ModelError(f"{b.path}: ONNX node '{name}' (AveragePool): padding is supported only with "
+                             "count_include_pad=1")
+        layer = cls(kernel, tuple(attrs.get("strides", kernel)), pads, name=name or op.lower())
         b.add(name, layer, [source], node.output[0])
     elif op == "GlobalAveragePool":
         shape = b.shapes[source]

@@ -80,6 +80,8 @@ def from_torch_sequential(model, input_shape: tuple[int, ...]) -> Graph:
             ceiling = 6.0 if kind == "ReLU6" else (float(module.max_val) if kind == "Hardtanh" else None)
             layer = ReLU(ceiling, name=name)
         elif kind in ("AvgPool2d", "MaxPool2d"):
+            if getattr(module, "ceil_mode", False) or not getattr(module, "count_include_pad", True):
+                raise ModelError(f"module {i} ({kind}): ceil_mode / count_include_pad=False not supported")
             layer = (AvgPool2d if kind == "AvgPool2d" else MaxPool2d)(*_pool_args(module), name=name)
         elif kind == "AdaptiveAvgPool2d":
             if tuple(np.atleast_1d(module.output_size)) not in ((1,), (1, 1)):
