@@ -224,3 +224,49 @@ def test_point_baseline_of_mcc_file_imports_with_standardisation_folded(tmp_path
     fit_standardisation(mcc, audio, visual)
     with pytest.raises(ModelError, match="only the point baseline"):
         load_model(save_network(mcc, tmp_path / "mcc.npz"))
+
+
+def test_onnx_reshape_with_computed_shape_as_pytorch_exports_view(tmp_path):
+    """x.view(x.size(0), -1) exports as Shape -> Gather -> Unsqueeze -> Concat -> Reshape."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    conv_w, fc_w = RNG.normal(size=(2, 1, 3, 3)), RNG.normal(size=(4, 32))
+    inits = [
+        numpy_helper.from_array(conv_w.astype(np.float32), "cw"),
+        numpy_helper.from_array(fc_w.astype(np.float32), "fw"),
+        numpy_helper.from_array(np.zeros(4, np.float32), "fb"),
+        numpy_helper.from_array(np.array(0, np.int64), "zero"),
+        numpy_helper.from_array(np.array([-1], np.int64), "minus_one"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["input", "cw"], ["c"], name="conv"),
+        helper.make_node("Relu", ["c"], ["r"], name="relu"),
+        helper.make_node("Shape", ["r"], ["s"], name="shape"),
+        helper.make_node("Gather", ["s", "zero"], ["n"], name="gather", axis=0),
+        helper.make_node("Unsqueeze", ["n", "zero_axes"], ["n1"], name="unsqueeze"),
+        helper.make_node("Concat", ["n1", "minus_one"], ["target"], name="concat", axis=0),
+        helper.make_node("Reshape", ["r", "target"], ["f"], name="view"),
+        helper.make_node("Gemm", ["f", "fw", "fb"], ["out"], name="fc", transB=1),
+    ]
+    inits.append(numpy_helper.from_array(np.array([0], np.int64), "zero_axes"))
+    model = helper.make_model(
+        helper.make_graph(
+            nodes,
+            "g",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 6, 6])],
+            [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 4])],
+            inits,
+        ),
+        opset_imports=[helper.make_opsetid("", 13)],
+    )
+    onnx.save(model, str(tmp_path / "view.onnx"))
+    graph = load_model(tmp_path / "view.onnx")
+    assert [type(n).__name__ for _, n in graph] == ["Conv2d", "ReLU", "Flatten", "Dense"]
+    x = RNG.random((3, 1, 6, 6))
+    np.testing.assert_allclose(
+        ops.forward(graph, x)[graph.outputs[0]],
+        _onnx_reference(tmp_path / "view.onnx", x),
+        rtol=1e-4,
+        atol=1e-4,
+    )

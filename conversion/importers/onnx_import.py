@@ -1,10 +1,12 @@
 """ONNX importer: an ONNX file -> a validated Graph (batch norm folded, biases merged).
 
 Supported operators: Gemm, MatMul, Add (bias or residual), Conv, Relu, Clip (min 0), AveragePool,
-MaxPool, GlobalAveragePool, Flatten, Reshape (to (batch, features)), BatchNormalization (folded into the
-preceding Gemm/MatMul/Conv, else kept as an affine node), Identity, Dropout (pass-through). A trailing
-Softmax / LogSoftmax / ArgMax / Sigmoid (classifier post-processing) is cut off with a note: the graph ends
-at the scores. Anything else raises one ModelError listing every unsupported operator with its node name.
+MaxPool, GlobalAveragePool, Flatten, Reshape (to (batch, features); a target computed by Shape / Gather /
+Unsqueeze / Concat nodes, as PyTorch exports ``x.view(n, -1)``, is recognised), BatchNormalization
+(folded into the preceding Gemm/MatMul/Conv, else kept as an affine node), Identity, Dropout
+(pass-through). A trailing Softmax / LogSoftmax / ArgMax / Sigmoid (classifier post-processing) is cut off
+with a note: the graph ends at the scores. Anything else raises one ModelError listing every unsupported
+operator with its node name.
 """
 
 from __future__ import annotations
@@ -31,12 +33,30 @@ from spiking_mcc.errors import ModelError
 SUPPORTED = {"Gemm", "MatMul", "Add", "Conv", "Relu", "Clip", "AveragePool", "MaxPool", "GlobalAveragePool",
              "Flatten", "Reshape", "BatchNormalization", "Identity", "Dropout", "Constant"}
 POST_PROCESSING = {"Softmax", "LogSoftmax", "ArgMax", "Sigmoid"}
+SHAPE_OPS = {"Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast", "Constant"}
 
 
 def _attributes(node) -> dict:
     import onnx
 
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _shape_nodes(nodes) -> set[int]:
+    """Indices of shape arithmetic (Shape -> Gather -> Unsqueeze -> Concat ...) that only computes the
+    target shape of Reshape nodes, as PyTorch exports ``x.view(x.size(0), -1)``."""
+    consumers: dict[str, list[tuple[int, int]]] = {}
+    for i, node in enumerate(nodes):
+        for position, name in enumerate(node.input):
+            consumers.setdefault(name, []).append((i, position))
+    found: set[int] = set()
+    for i in reversed(range(len(nodes))):
+        node = nodes[i]
+        uses = [consumers.get(out, []) for out in node.output]
+        if node.op_type in SHAPE_OPS and all(uses) and all(
+                (nodes[c].op_type == "Reshape" and pos == 1) or c in found for use in uses for c, pos in use):
+            found.add(i)
+    return found
 
 
 def _tail_nodes(nodes, graph_outputs: set[str]) -> set[int]:
@@ -68,9 +88,13 @@ class _Builder:
     """Accumulates IR nodes while walking the ONNX nodes in their (topological) order."""
 
     def __init__(self, path: Path, constants: dict[str, np.ndarray], input_name: str, input_shape,
-                 consumers: dict[str, int]):
+                 consumers: dict[str, int], shapes: dict[str, list]):
         self.path = path
         self.consumers = consumers
+        # From ONNX shape inference: tensor ranks (batch included) and the lengths of 1-D shape tensors.
+        self.ranks = {name: len(dims) for name, dims in shapes.items()}
+        self.target_lengths = {name: dims[0] for name, dims in shapes.items()
+                               if len(dims) == 1 and isinstance(dims[0], int)}
         self.constants = constants
         self.input_name = input_name
         self.nodes: dict = {}
@@ -207,10 +231,26 @@ def _convert_node(b: _Builder, node) -> None:
     elif op == "Reshape":
         target = const(1)
         features = int(np.prod(b.shapes[source]))
+        computed_rank = b.ranks.get(node.output[0], b.target_lengths.get(node.input[1]))
+        if target is None and computed_rank == 2:  # a computed target of length 2: (batch, features)
+            target = np.array([-1, features])
         if target is None or target.size != 2 or int(target[-1]) not in (-1, features):
             raise ModelError(f"{b.path}: ONNX node '{name}' (Reshape): only a reshape to (batch, features) "
                              f"is supported, got target {None if target is None else target.tolist()}")
         b.add(name, Flatten(name=name or "reshape"), [source], node.output[0])
+
+
+def _inferred_shapes(model) -> dict[str, list]:
+    """Tensor shapes from ONNX shape inference (dim value, or None when symbolic); {} if it fails."""
+    import onnx
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # inference is a convenience for computed Reshape targets only
+        return {}
+    infos = list(inferred.graph.value_info) + list(inferred.graph.output)
+    return {v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
+            for v in infos if v.type.tensor_type.HasField("shape")}
 
 
 def read_onnx_model(path: str | os.PathLike) -> Graph:
@@ -225,7 +265,7 @@ def read_onnx_model(path: str | os.PathLike) -> Graph:
         raise ModelError(f"{path}: not a readable ONNX file ({type(err).__name__}: {err})") from None
     graph = model.graph
     nodes = list(graph.node)
-    tail = _tail_nodes(nodes, {o.name for o in graph.output})
+    tail = _tail_nodes(nodes, {o.name for o in graph.output}) | _shape_nodes(nodes)
     unsupported = [f"{n.op_type} (node '{n.name or f'#{i}'}')" for i, n in enumerate(nodes)
                    if i not in tail and n.op_type not in SUPPORTED]
     if unsupported:
@@ -246,14 +286,15 @@ def read_onnx_model(path: str | os.PathLike) -> Graph:
     for n in nodes:
         for tensor in n.input:
             consumers[tensor] = consumers.get(tensor, 0) + 1
-    builder = _Builder(path, constants, input_name, [d.dim_value for d in dims], consumers)
+    builder = _Builder(path, constants, input_name, [d.dim_value for d in dims], consumers,
+                       _inferred_shapes(model))
     builder.producer[inputs[0].name] = input_name
     try:
         for i, node in enumerate(nodes):
             if i not in tail:
                 _convert_node(builder, node)
         notes = [f"cut trailing {nodes[i].op_type} (node '{nodes[i].name}'): the graph ends at the scores"
-                 for i in sorted(tail)]
+                 for i in sorted(tail) if nodes[i].op_type in POST_PROCESSING]
         last = [n for i, n in enumerate(nodes) if i not in tail and n.op_type != "Constant"][-1]
         result = Graph(builder.nodes, builder.edges, {input_name: builder.shapes[input_name]},
                        [builder.producer[last.output[0]]])
