@@ -50,6 +50,8 @@ def load_evaluation_data(dataset, seed: int = 0) -> EvaluationData:
     if x_calib is None:
         x_calib = dataset.x_train
     x_calib = np.asarray(x_calib)
+    if x_calib.ndim == 0 or len(x_calib) == 0:
+        raise DataError(f"{name}: calibration set is empty; thresholds need at least one calibration sample")
     if len(x_calib) > MAX_CALIBRATION_SAMPLES:
         pick = np.random.default_rng(seed).choice(len(x_calib), MAX_CALIBRATION_SAMPLES, replace=False)
         x_calib = x_calib[np.sort(pick)]

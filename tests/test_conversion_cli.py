@@ -67,7 +67,9 @@ def test_convert_onnx_and_npz_data(cli, model_file, tmp_path):
     assert summary["n_calibration"] == 30 and any("Softmax" in n for n in summary["notes"])
 
 
-@pytest.mark.parametrize("case", ["missing", "timesteps", "features", "unsupported", "nan", "init"])
+@pytest.mark.parametrize(
+    "case", ["missing", "timesteps", "features", "unsupported", "nan", "empty_calibration", "init"]
+)
 def test_bad_input_exits_2_with_a_clear_message(cli, model_file, tmp_path, capsys, case):
     from onnx import helper
 
@@ -102,6 +104,9 @@ def test_bad_input_exits_2_with_a_clear_message(cli, model_file, tmp_path, capsy
             layer1_kind=np.array("relu"),
         )
         args, expected = [str(tmp_path / "nan.npz")], "layer 'hidden': weight contains 1 NaN/Inf"
+    elif case == "empty_calibration":
+        save_npz(tmp_path / "d.npz", x=np.ones((20, 64)), y=np.arange(20) % 2, x_calib=np.zeros((0, 64)))
+        args, expected = args + ["--data", str(tmp_path / "d.npz")], "x_calib"
     elif case == "init":
         args, expected = args + ["--init-membrane", "1.5"], "--init-membrane: allowed range [0, 1)"
     code = cli(["convert", *args, "--samples", "20", "--out", str(tmp_path / "o")])
@@ -109,3 +114,13 @@ def test_bad_input_exits_2_with_a_clear_message(cli, model_file, tmp_path, capsy
     assert code == 2
     assert expected in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_empty_calibration_set_from_python_api_is_a_data_error(tmp_path, model_file):
+    from conversion.pipeline import EvaluationData, convert_and_evaluate
+    from spiking_mcc.errors import DataError
+
+    rng = np.random.default_rng(0)
+    data = EvaluationData("mine", rng.random((10, 64)), np.arange(10), np.zeros((0, 64)))
+    with pytest.raises(DataError, match="calibration set is empty"):
+        convert_and_evaluate(model_file, data, [4], "distribution", tmp_path / "o")
