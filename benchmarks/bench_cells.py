@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             row = json.loads(proc.stdout.strip().splitlines()[-1])
             if target == "cython":
-                row["note"] = "cold Cython cache" if cython_cases == 0 else "Cython cache warm from earlier rows"
+                row["note"] = "cold Cython cache" if cython_cases == 0 else "Cython cache warm from above"
                 cython_cases += 1
             rows.append(row)
             print(f"{target:15s} noise={noise!s:5s} n={n_cells:6d}  compile {row['compile_s']:7.2f} s  "
