@@ -6,7 +6,8 @@ carries downstream, :math:`\beta_p` (``output_scale``):
 - ``max``: :math:`\alpha = \beta = \max x^+` (data-based normalisation, Diehl et al. 2015).
 - ``percentile``: :math:`\alpha = \beta =` the q-th percentile (default 99.9) of the positive
   activations (robust normalisation, Rueckauer et al. 2017).
-- ``channel``: the percentile per channel (images) or per neuron (dense).
+- ``channel``: the percentile per channel (images) or per neuron (dense), floored at
+  ``CHANNEL_ALPHA_FLOOR`` times the population's largest value (as the per-channel distribution fit).
 - ``distribution``: Datta & Beerel 2022 (arXiv 2112.12133): fit :math:`(\alpha, \beta)` for the target T
   to minimise :math:`E_{hist}[(\mathrm{clip}(x, 0, \mu) - q_T(x))^2]` with the T-step spiking output of an
   IF neuron with reset by subtraction and initial membrane :math:`f\alpha` under constant input x,
@@ -35,7 +36,7 @@ METHODS = ("max", "percentile", "channel", "distribution")
 GRANULARITIES = ("layer", "channel")
 DEFAULT_PERCENTILE = 99.9
 HISTOGRAM_BINS = 2048
-# Per-channel alpha is kept >= this fraction of the population's largest alpha, so the weights divided by
+# Per-channel thresholds stay >= this fraction of the population's largest, so the weights divided by
 # the thresholds span at most 10x per layer: Loihi's 8-bit weight mantissa shares one exponent per layer
 # (SPEC section 9), and a channel with a 1e-5 threshold would zero every other weight after quantisation.
 CHANNEL_ALPHA_FLOOR = 0.1
@@ -127,7 +128,7 @@ def compute_thresholds(graph: Graph, x_calib: np.ndarray, method: str = "percent
             overall = _percentile_positive(values, percentile)
             lam = np.array([_percentile_positive(c, percentile) if np.any(c > 0) else overall
                             for c in per_channel])
-            lam = lam.reshape((-1,) + (1,) * (values.ndim - 2))
+            lam = np.maximum(lam, CHANNEL_ALPHA_FLOOR * lam.max()).reshape((-1,) + (1,) * (values.ndim - 2))
         else:
             lam = np.asarray(_percentile_positive(values, 100.0 if method == "max" else percentile))
         if ceiling is not None:
