@@ -125,3 +125,25 @@ def test_figures_are_written(results, tmp_path):
     assert [p.name for p in paths] == ["bac_traces.png", "fi_curves.png", "multiplexing.png"]
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_cells_command_writes_json_and_figures(results, cli, tmp_path, monkeypatch, capsys):
+    # The command's wiring, fed the module's results instead of a second simulation.
+    from spiking_mcc.cells import protocols
+
+    calls = []
+
+    def fake_run(**kwargs):
+        calls.append(kwargs)
+        return results
+
+    monkeypatch.setattr(protocols, "run_cell_protocols", fake_run)
+    out = tmp_path / "cells"
+    assert cli(["cells", "--out", str(out), "--quick", "--seed", "3", "--param", "tau_d=8ms"]) == 0
+    assert calls[0]["quick"] and calls[0]["seed"] == 3
+    assert float(calls[0]["params_override"]["tau_d"] * 1000) == pytest.approx(8.0)
+    loaded = json.loads((out / "cells.json").read_text())
+    assert loaded["soma_only_spikes"] == results["soma_only_spikes"]
+    figures = sorted(path.name for path in out.glob("*.png"))
+    assert figures == ["bac_traces.png", "fi_curves.png", "multiplexing.png"]
+    assert "burst_probability" in capsys.readouterr().out

@@ -60,6 +60,11 @@ def test_bad_time_step_is_rejected_before_any_simulation():
             protocols.run_cell_protocols(quick=True, dt_ms=dt_ms)
 
 
+def test_bad_seed_is_rejected():
+    with pytest.raises(ParameterError, match="seed"):
+        protocols.run_cell_protocols(quick=True, seed=-3)
+
+
 def test_event_detection_groups_spikes_within_16_ms():
     # cell 0: a burst of 3 (ISIs 5, 16 ms) then a single spike 17 ms later; cell 2: two singles; cell 1 silent
     cell = np.array([0, 0, 0, 0, 2, 2])
@@ -98,6 +103,7 @@ def test_noisy_protocol_is_reproducible_per_seed():
     (["--param", "g_s=nanpA"], "must be finite"),
     (["--param", "C_s"], "NAME=VALUE_WITH_UNIT"),
     (["--dt-ms", "0"], "dt_ms"),
+    (["--seed", "-1"], "--seed"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(cli, tmp_path, capsys, argv, fragment):
     assert cli(["cells", "--out", str(tmp_path / "out"), "--quick", *argv]) == 2

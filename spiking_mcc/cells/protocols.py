@@ -217,6 +217,8 @@ def run_cell_protocols(quick: bool = False, seed: int = 0, params_override: dict
     """
     params = make_params(params_override)
     dt_ms = check_dt(dt_ms)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32 - 8:
+        raise ParameterError(f"seed: must be an integer in [0, 2**32 - 8), got {seed!r}")
     settings = QUICK if quick else FULL
     target = choose_target(target)
     stages = (("bac", run_bac), ("fi", run_fi), ("multiplexing", run_multiplexing))

@@ -26,10 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from spiking_mcc.cells.params import parse_overrides
     from spiking_mcc.cells.protocols import check_dt
+    from spiking_mcc.errors import ParameterError
     from spiking_mcc.io import ensure_dir, write_json
 
     overrides = parse_overrides(args.param)  # validate everything before Brian2 is imported
     dt_ms = check_dt(args.dt_ms)
+    if not 0 <= args.seed < 2**32 - 8:
+        raise ParameterError(f"--seed: must be in [0, 2**32 - 8), got {args.seed}")
     out = ensure_dir(args.out)
 
     from spiking_mcc.cells.figures import write_cell_figures
