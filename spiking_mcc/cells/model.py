@@ -13,6 +13,7 @@ Choices the SPEC leaves open, each the smallest one that reproduces its behaviou
   (an extra 2-3 ms refractory period lowers burst probabilities by 0.05-0.1 below the SPEC's figures).
 - Noise: each compartment gets an independent Ornstein-Uhlenbeck current with stationary std `sigma_*`
   (tau_noise dn = -n dt + sigma sqrt(2 tau_noise) dW), updated exactly once per step before the Euler step.
+Time windows compare whole time steps (Brian2's `timestep`), so a 2 ms pulse is exactly 2 ms / dt steps.
 Every condition-specific input is a per-neuron variable, so one NeuronGroup runs many conditions at once:
 I_s = I_s_tonic + I_s_pulse [t_s_on <= t < t_s_on + s_pulse_width] (same for the dendrite).
 """
@@ -25,14 +26,18 @@ CELL_EQUATIONS = """
 dv_s/dt = -(v_s - E_L)/tau_s + (g_s*f_d + b_ws*w_s + I_s + n_s)/C_s : volt
 dv_d/dt = -(v_d - E_L)/tau_d + (g_d*f_d + a_wd*w_d + I_d + n_d + c_d*K)/C_d : volt
 f_d = 1/(1 + exp(-(v_d - E_d)/D)) : 1 (constant over dt)
-K = int(t - t_last >= bap_delay)*int(t - t_last < bap_delay + bap_width) : 1
+since_spike = timestep(t - t_last, dt) : integer
+K = int(since_spike >= timestep(bap_delay, dt))*int(since_spike < timestep(bap_delay + bap_width, dt)) : 1
 dw_s/dt = -w_s/tau_ws : 1
 dw_d/dt = ((v_d - E_L) - w_d)/tau_wd : volt
 dv_th/dt = (E_thr - v_th)/tau_thr : volt
 n_s : amp
 n_d : amp
-I_s = I_s_tonic + I_s_pulse*int(t >= t_s_on)*int(t < t_s_on + s_pulse_width) : amp
-I_d = I_d_tonic + I_d_pulse*int(t >= t_d_on)*int(t < t_d_on + d_pulse_width) : amp
+now = timestep(t, dt) : integer
+in_s_pulse = int(now >= timestep(t_s_on, dt))*int(now < timestep(t_s_on + s_pulse_width, dt)) : 1
+in_d_pulse = int(now >= timestep(t_d_on, dt))*int(now < timestep(t_d_on + d_pulse_width, dt)) : 1
+I_s = I_s_tonic + I_s_pulse*in_s_pulse : amp
+I_d = I_d_tonic + I_d_pulse*in_d_pulse : amp
 I_s_tonic : amp (constant)
 I_d_tonic : amp (constant)
 I_s_pulse : amp (constant)
