@@ -22,6 +22,7 @@ from conversion.thresholds import DEFAULT_PERCENTILE
 from spiking_mcc.errors import DataError, ParameterError
 
 MAX_CALIBRATION_SAMPLES = 2000
+MAX_BRIAN_SAMPLES = 500  # one synapse copy per sample: 500 samples of the 64-32 MCC are ~13 M synapses
 RESULT_FILE = "convert_mcc.json"
 TWO_POINT_NEURON = {"encoding": "analog", "readout": "membrane", "reset": "subtract", "leak": 0.0}
 
@@ -148,8 +149,8 @@ def convert_mcc(model_path: str | os.PathLike, dataset_or_avdigits, timesteps: l
         raise ParameterError(f"threshold must be one of {list(twopoint_spiking.METHODS)}, got {threshold!r}")
     if samples is not None and samples < 1:
         raise ParameterError(f"samples must be >= 1, got {samples}")
-    if brian_samples < 0:
-        raise ParameterError(f"brian_samples must be >= 0, got {brian_samples}")
+    if not 0 <= brian_samples <= MAX_BRIAN_SAMPLES:
+        raise ParameterError(f"brian_samples must be in [0, {MAX_BRIAN_SAMPLES}], got {brian_samples}")
     network = load_mcc_network(model_path)
     graph = two_stream_graph(network)
     data = load_av_data(dataset_or_avdigits, network.n_audio, seed)
