@@ -31,6 +31,7 @@ from spiking_mcc.io import ensure_dir, read_json, write_json
 
 RUN_JSON = "run.json"
 MODELS = ("mcc", "point")
+LAVA_MODEL = "point"  # run_loihi takes Dense chains; the MCC context exchange has no Lava graph builder
 FPGA_ENERGY_PER_TRANSMISSION_UJ = 8e-5  # one synaptic transmission, Xilinx UltraScale+ (Adeel et al. 2022)
 # Result files whose workloads the energy stage costs, in report order.
 ENERGY_SOURCES = ("train_mcc.json", "train_point.json", "convert_mcc.json", "convert_point.json",
@@ -187,7 +188,7 @@ def stage_loihi(ctx: RunContext) -> list[Path]:
     The MCC network's context exchange has no Lava graph builder (run_loihi takes Dense chains), so the
     Lava subset is the point network; the MCC network's Loihi cost comes from its mapped workload."""
     loihi = require("loihi_targets.pipeline", "run_loihi")
-    loihi.run_loihi(ctx.artefacts["point_model"], "avdigits", samples=ctx.config.lava_samples,
+    loihi.run_loihi(ctx.artefacts[f"{LAVA_MODEL}_model"], "avdigits", samples=ctx.config.lava_samples,
                     timesteps=ctx.config.lava_timesteps, mode="fixed", out_dir=ctx.out_dir,
                     seed=ctx.config.seed)
     figure = ctx.out_dir / "loihi_counts.png"
@@ -223,8 +224,7 @@ def stage_energy(ctx: RunContext) -> list[Path]:
     for name in sources:
         for workload in read_json(ctx.out_dir / name).get("workloads", []):
             if _energy_workload_wanted(name, workload, ctx.config):
-                prefix = name.removesuffix(".json")
-                workloads.append({**workload, "name": f"{prefix}:{workload['name']}", "source_file": name})
+                workloads.append({**workload, "name": _workload_label(name, workload), "source_file": name})
     report = energy.energy_report(workloads)
     report["sources"] = sources
     json_path = write_json(ctx.out_dir / "energy.json", report)
@@ -232,6 +232,19 @@ def stage_energy(ctx: RunContext) -> list[Path]:
     energy.write_energy_figure(report, figure)
     ctx.add_figure("energy", figure)
     return [json_path, figure]
+
+
+def _workload_label(source: str, workload: dict) -> str:
+    """A readable, unique name: which network, which form (rate, ANN, SNN at T, Lava)."""
+    model = LAVA_MODEL if source == "loihi.json" else source.removesuffix(".json").split("_")[-1]
+    network = {"mcc": "MCC", "point": "point"}[model]
+    if source.startswith("train_"):
+        return f"{network} rate network ({workload['kind']})"
+    if source == "loihi.json":
+        return f"{network} SNN in Lava, T={workload['timesteps']}"
+    if workload["kind"] == "ann":
+        return f"{network} ANN"
+    return f"{network} SNN, T={workload['timesteps']}"
 
 
 def _energy_workload_wanted(source: str, workload: dict, config: RunConfig) -> bool:

@@ -39,7 +39,6 @@ FIGURE_CAPTIONS = {
     "accuracy_vs_T_mcc": "MCC converted to two-compartment spiking units: accuracy vs T.",
     "accuracy_vs_T_point": "Point-neuron network converted to spiking units: accuracy vs T.",
     "loihi_counts": "Lava vs batched engine: spikes per sample per layer (loihi.json).",
-    "energy": "Energy per inference per device (log scale); hatched: the same network as an INT8 ANN.",
 }
 
 
@@ -56,7 +55,20 @@ def _row_for(run: RunFolder, key: str, label: str) -> dict[str, str]:
         "SNN T": fmt(snn.get("timesteps")),
         "SNN accuracy (%)": pct(snn.get("accuracy")),
         "SNN synaptic events / sample": fmt(snn.get("synaptic_events_per_sample")),
+        **_energy_columns(run, f"convert_{key}.json", snn.get("timesteps")),
     }
+
+
+def _energy_columns(run: RunFolder, source: str, timesteps) -> dict[str, str]:
+    """The SNN workload's energy on Loihi and its INT8-ANN reference, from energy.json."""
+    energy = run.json("energy.json") or {}
+    match = [w for w in energy.get("workloads", []) if w.get("source_file") == source
+             and w.get("kind") == "snn" and w.get("timesteps") == timesteps]
+    name = match[0]["name"] if match else None
+    loihi = [r["energy_j"] for r in energy.get("rows", [])
+             if r["workload"] == name and r["device"] == "loihi1"]
+    return {"SNN energy on loihi1 (J)": fmt(loihi[0] if loihi else None),
+            "same network as INT8 ANN (J)": fmt(match[0].get("int8_ann_j") if match else None)}
 
 
 def _report_snn_row(run: RunFolder, convert: dict) -> dict:
@@ -113,7 +125,8 @@ def _results(run: RunFolder, doc: Document) -> None:
     doc.add(_table(results_rows(run.path),
                    "ANN columns: train_<model>.json (test_accuracy, transmissions_per_sample, "
                    "feedforward_transmissions_per_sample, energy_uj_per_sample; FPGA model 8e-5 uJ per "
-                   "transmission). SNN columns: convert_<model>.json snn row at the energy T."))
+                   "transmission). SNN columns: convert_<model>.json snn row at the energy T; energy "
+                   "columns: energy.json (that SNN workload on loihi1, and its INT8-ANN reference)."))
 
 
 def _cells(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
@@ -270,7 +283,7 @@ def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
                       "mapping.json: rows."))
 
 
-def _energy(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
+def _energy(run: RunFolder, doc: Document, own: dict[str, Path]) -> None:
     energy = run.json("energy.json")
     doc.add(Heading("Energy per inference"))
     if energy is None:
@@ -288,7 +301,10 @@ def _energy(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
     doc.add(Table(("workload", "kind", *devices, f"INT8 ANN ({reference})"), rows,
                   "energy.json: rows[].energy_j and workloads[].int8_ann_j; presets and sources in "
                   "energy.json devices."))
-    _figure(doc, figures, "energy")
+    if "energy_per_device" in own:
+        doc.add(Figure(own["energy_per_device"].name,
+                       "Energy per inference on each device (log scale), one bar per workload; the shaded "
+                       "last group is each workload's network as an INT8 ANN on 45 nm CMOS (energy.json)."))
     notes = energy.get("notes", [])
     if notes:
         doc.add(Paragraph("Notes from the energy model (energy.json notes):"), Bullets(tuple(notes)))
@@ -307,7 +323,8 @@ def build_document(out_dir: str | Path) -> tuple[Document, dict[str, Path]]:
     figures = dict((run.json("run.json") or {}).get("figures", {}))
     own: dict[str, Path] = {}
     for key, draw in (("training_curves", report_figures.training_curves),
-                      ("accuracy_vs_timesteps", report_figures.accuracy_vs_timesteps)):
+                      ("accuracy_vs_timesteps", report_figures.accuracy_vs_timesteps),
+                      ("energy_per_device", report_figures.energy_per_device)):
         path = draw(run, run.path / f"report_{key}.png")
         if path is not None:
             own[key] = path
@@ -318,7 +335,7 @@ def build_document(out_dir: str | Path) -> tuple[Document, dict[str, Path]]:
     _mcc_vs_point(run, doc, figures, own)
     _conversion(run, doc, figures, own)
     _loihi(run, doc, figures)
-    _energy(run, doc, figures)
+    _energy(run, doc, own)
     _data_note(doc)
     return doc, own
 

@@ -54,9 +54,49 @@ def accuracy_vs_timesteps(run: RunFolder, path: Path) -> Path | None:
     loihi = run.json("loihi.json")
     if loihi and loihi.get("accuracy_lava") is not None:
         ax.plot([loihi["timesteps"]], [100 * loihi["accuracy_lava"]], "k*", ms=11,
-                label=f"Lava {loihi.get('mode', '')} ({loihi.get('samples')} samples)")
+                label=f"point baseline in Lava, {loihi.get('mode', '')} point "
+                      f"({loihi.get('samples')} samples)")
     ax.set_xscale("log", base=2)
+    steps = sorted({row["timesteps"] for c in converts.values() for row in c["snn"]})
+    ax.set_xticks(steps, [str(t) for t in steps])
+    ax.minorticks_off()
     ax.set_xlabel("time steps T")
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=7)
+    return save_figure(fig, path)
+
+
+def energy_per_device(run: RunFolder, path: Path) -> Path | None:
+    """Energy per inference (log scale) on each device, one bar per workload, plus each workload's
+    INT8-ANN reference as the last group (energy.json rows and workloads)."""
+    energy = run.json("energy.json")
+    if not energy or not energy.get("rows"):
+        return None
+    import numpy as np
+
+    from spiking_mcc.io import save_figure
+    from spiking_mcc.plotting import plt
+
+    workloads = [w["name"] for w in energy["workloads"]]
+    devices = list(dict.fromkeys(row["device"] for row in energy["rows"]))
+    groups = devices + [f"INT8 ANN ({energy.get('int8_reference_device', 'cmos45-int8')})"]
+    values = np.full((len(workloads), len(groups)), np.nan)
+    for row in energy["rows"]:
+        values[workloads.index(row["workload"]), devices.index(row["device"])] = row["energy_j"]
+    for i, workload in enumerate(energy["workloads"]):
+        values[i, -1] = workload["int8_ann_j"]
+    values[~(values > 0)] = np.nan
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    width = 0.8 / len(workloads)
+    x = np.arange(len(groups))
+    colours = plt.get_cmap("tab10")
+    for i, name in enumerate(workloads):
+        ax.bar(x + (i - (len(workloads) - 1) / 2) * width, values[i], width, label=name,
+               color=colours(i % 10))
+    ax.axvspan(len(groups) - 1.5, len(groups) - 0.5, color="0.9", zorder=0)
+    ax.set_yscale("log")
+    ax.set_xticks(x, groups, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("energy per inference (J)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
     return save_figure(fig, path)
