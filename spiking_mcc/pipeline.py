@@ -87,6 +87,7 @@ class RunContext:
 
     out_dir: Path
     config: RunConfig
+    progress: bool = True
     figures: dict[str, str] = field(default_factory=dict)
     artefacts: dict[str, Path] = field(default_factory=dict)
 
@@ -122,7 +123,8 @@ def stage_cells(ctx: RunContext) -> list[Path]:
     """Two-point L5PC protocols in Brian2 -> cells.json, BAC / f-I / multiplexing figures."""
     protocols = require("spiking_mcc.cells.protocols", "run_cell_protocols")
     figures = require("spiking_mcc.cells.figures", "write_cell_figures")
-    results = protocols.run_cell_protocols(quick=ctx.config.quick, seed=ctx.config.seed)
+    results = protocols.run_cell_protocols(quick=ctx.config.quick, seed=ctx.config.seed,
+                                           progress=ctx.progress)
     json_path = write_json(ctx.out_dir / "cells.json", results)
     paths = figures.write_cell_figures(results, ctx.out_dir)
     for path in paths:
@@ -153,7 +155,7 @@ def stage_compare(ctx: RunContext) -> list[Path]:
     """The MCC vs point study: accuracy vs transmissions, noise, damage, learning speed."""
     study = require("spiking_mcc.mcc.study", "run_compare")
     before = set(ctx.out_dir.glob("*.png"))
-    study.run_compare(ctx.out_dir, quick=ctx.config.quick, seed=ctx.config.seed, progress=False)
+    study.run_compare(ctx.out_dir, quick=ctx.config.quick, seed=ctx.config.seed, progress=ctx.progress)
     paths = sorted(set(ctx.out_dir.glob("*.png")) - before)
     for path in paths:
         ctx.add_figure(path.stem, path)
@@ -172,7 +174,8 @@ def stage_convert(ctx: RunContext) -> list[Path]:
         folder = ctx.out_dir / f"convert_{model}"
         mcc_pipeline.convert_mcc(ctx.artefacts[f"{model}_model"], data, list(ctx.config.timesteps),
                                  out_dir=folder, seed=ctx.config.seed,
-                                 brian_samples=ctx.config.brian2_samples, threshold=ctx.config.threshold)
+                                 brian_samples=ctx.config.brian2_samples, threshold=ctx.config.threshold,
+                                 progress=ctx.progress)
         # one result file per network at the top of the run folder (the stage's own copy stays beside
         # its figure)
         written.append(write_json(ctx.out_dir / f"convert_{model}.json",
@@ -190,7 +193,7 @@ def stage_loihi(ctx: RunContext) -> list[Path]:
     loihi = require("loihi_targets.pipeline", "run_loihi")
     loihi.run_loihi(ctx.artefacts[f"{LAVA_MODEL}_model"], "avdigits", samples=ctx.config.lava_samples,
                     timesteps=ctx.config.lava_timesteps, mode="fixed", out_dir=ctx.out_dir,
-                    seed=ctx.config.seed)
+                    seed=ctx.config.seed, progress=ctx.progress)
     figure = ctx.out_dir / "loihi_counts.png"
     ctx.add_figure("loihi_counts", figure)
     return [ctx.out_dir / "loihi.json", figure]
@@ -317,7 +320,7 @@ def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
         raise ParameterError(f"--stages: unknown stage(s) {unknown}; allowed: {names}")
     out = ensure_dir(out_dir)
     config = RunConfig.for_mode(quick, seed)
-    ctx = RunContext(out_dir=out, config=config)
+    ctx = RunContext(out_dir=out, config=config, progress=progress)
     records = [StageRecord(name) for name in names]
     if argv is None:
         argv = ["--out", str(out_dir), "--seed", str(seed)] + (["--quick"] if quick else [])
