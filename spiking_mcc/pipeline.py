@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from spiking_mcc import __version__
-from spiking_mcc.errors import ParameterError
+from spiking_mcc.errors import ParameterError, SpikingMCCError
 from spiking_mcc.io import ensure_dir, read_json, write_json
 
 RUN_JSON = "run.json"
@@ -282,9 +282,18 @@ def versions() -> dict[str, str]:
 
 
 def remove_stale_files(out_dir: Path) -> list[Path]:
-    """Delete temp files a killed earlier run left (`.name.XXXX.tmp`) and the previous report."""
-    removed = [p for p in out_dir.rglob(".*.tmp") if p.is_file()]
-    removed += [out_dir / name for name in REPORT_FILES if (out_dir / name).is_file()]
+    """Delete what an earlier run in `out_dir` left: temp files of a killed run (`.name.XXXX.tmp`),
+    the previous report and the files its run.json lists, so the new report shows this run only."""
+    stale = {p for p in out_dir.rglob(".*.tmp") if p.is_file()}
+    stale |= {out_dir / name for name in REPORT_FILES} | set(out_dir.glob("report_*.png"))
+    try:
+        previous = read_json(out_dir / RUN_JSON) if (out_dir / RUN_JSON).is_file() else {}
+    except SpikingMCCError:  # a corrupt run.json: nothing to learn from it
+        previous = {}
+    listed = [f for stage in previous.get("stages", []) for f in stage.get("files", [])]
+    stale |= {out_dir / f for f in listed + list(previous.get("figures", {}).values())
+              if not Path(f).is_absolute() and ".." not in Path(f).parts}
+    removed = sorted(p for p in stale if p.is_file())
     for path in removed:
         path.unlink()
     return removed
