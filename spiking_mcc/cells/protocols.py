@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spiking_mcc.cells.bursts import count_events
-from spiking_mcc.cells.model import make_cell_group, set_conditions
+from spiking_mcc.cells.model import CONDITION_VARIABLES, make_cell_group, set_conditions
 from spiking_mcc.cells.params import magnitudes, make_params
 from spiking_mcc.errors import ParameterError
 
@@ -81,10 +81,10 @@ def choose_target(target: str | None = None) -> str:
 
 def _simulate(conditions: Mapping[str, np.ndarray], duration_ms: float, params: Mapping, dt_ms: float,
               seed: int, name: str, record_voltage: bool = False):
-    noise = bool(np.any(conditions["sigma_s"]) or np.any(conditions["sigma_d"]))
     """Run one NeuronGroup (one cell per condition row); return spike (index, time_ms) and voltages."""
     import brian2 as b2
 
+    noise = bool(np.any(conditions["sigma_s"]) or np.any(conditions["sigma_d"]))
     n_cells = len(next(iter(conditions.values())))
     b2.seed(seed)
     group = make_cell_group(n_cells, params, dt_ms, name=name, noise=noise)
@@ -104,9 +104,9 @@ def _simulate(conditions: Mapping[str, np.ndarray], duration_ms: float, params: 
     return result
 
 
-def _zeros(n: int) -> dict[str, np.ndarray]:
-    return {name: np.zeros(n) for name in ("I_s_tonic", "I_d_tonic", "I_s_pulse", "I_d_pulse", "t_s_on",
-                                           "t_d_on", "s_pulse_width", "d_pulse_width", "sigma_s", "sigma_d")}
+def _zeros(n_cells: int) -> dict[str, np.ndarray]:
+    """Every per-cell input of the model, off (see model.CONDITION_VARIABLES for units)."""
+    return {name: np.zeros(n_cells) for name in CONDITION_VARIABLES}
 
 
 def run_bac(params: Mapping, settings: ProtocolSettings, dt_ms: float, seed: int) -> dict:
