@@ -60,6 +60,19 @@ def test_bad_time_step_is_rejected_before_any_simulation():
             protocols.run_cell_protocols(quick=True, dt_ms=dt_ms)
 
 
+def test_protocols_leave_the_global_brian2_target_alone(monkeypatch):
+    import brian2
+
+    monkeypatch.setattr(protocols, "_run_all", lambda settings, params, target, *rest: {"target": target})
+    previous = brian2.prefs.codegen.target
+    try:
+        brian2.prefs.codegen.target = "auto"
+        assert protocols.run_cell_protocols(quick=True, target="numpy") == {"target": "numpy"}
+        assert brian2.prefs.codegen.target == "auto"
+    finally:
+        brian2.prefs.codegen.target = previous
+
+
 def test_bad_seed_is_rejected():
     with pytest.raises(ParameterError, match="seed"):
         protocols.run_cell_protocols(quick=True, seed=-3)
@@ -76,9 +89,19 @@ def test_event_detection_groups_spikes_within_16_ms():
     assert counts.bursts.tolist() == [1, 0, 0]
 
 
-def test_parameter_override_reaches_the_model():
-    # Without the dendritic Ca2+ current (g_d = 0) coincident input can no longer make a plateau or burst.
+@pytest.fixture
+def numpy_target():
+    """Brian2's numpy target for one test; the global preference is restored afterwards."""
+    import brian2
+
+    previous = brian2.prefs.codegen.target
     protocols.choose_target("numpy")
+    yield
+    brian2.prefs.codegen.target = previous
+
+
+def test_parameter_override_reaches_the_model(numpy_target):
+    # Without the dendritic Ca2+ current (g_d = 0) coincident input can no longer make a plateau or burst.
     settings = replace(protocols.QUICK, bac_offsets_ms=(0.0,))
     intact = protocols.run_bac(make_params(), settings, 0.1, seed=0)
     lesioned = protocols.run_bac(make_params({"g_d": "0 pA"}), settings, 0.1, seed=0)
@@ -86,8 +109,7 @@ def test_parameter_override_reaches_the_model():
     assert lesioned["bac"][0]["spikes"] == 1 and lesioned["bac"][0]["max_vd_mv"] < -20
 
 
-def test_noisy_protocol_is_reproducible_per_seed():
-    protocols.choose_target("numpy")
+def test_noisy_protocol_is_reproducible_per_seed(numpy_target):
     settings = replace(protocols.QUICK, mux_trials=3, mux_duration_ms=1000.0)
     runs = [protocols.run_multiplexing(make_params(), settings, 0.1, seed)["multiplexing"]
             for seed in (1, 1, 2)]

@@ -215,13 +215,23 @@ def run_cell_protocols(quick: bool = False, seed: int = 0, params_override: dict
     params_override: {name: Quantity or 'NUMBER UNIT' string} over the SPEC table (checked, ParameterError).
     dt_ms: Euler step in ms, in (0, 0.5]. target: Brian2 runtime target ('numpy'/'cython'; default: best).
     """
+    import brian2 as b2
+
     params = make_params(params_override)
     dt_ms = check_dt(dt_ms)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32 - 8:
         raise ParameterError(f"seed: must be an integer in [0, 2**32 - 8), got {seed!r}")
     settings = QUICK if quick else FULL
-    target = choose_target(target)
-    stages = (("bac", run_bac), ("fi", run_fi), ("multiplexing", run_multiplexing))
+    previous_target = b2.prefs.codegen.target  # a global preference: restored for other Brian2 users
+    try:
+        return _run_all(settings, params, choose_target(target), quick, seed, dt_ms, progress)
+    finally:
+        b2.prefs.codegen.target = previous_target
+
+
+def _run_all(settings: ProtocolSettings, params: Mapping, target: str, quick: bool, seed: int, dt_ms: float,
+             progress: bool) -> dict:
+    stages = (run_bac, run_fi, run_multiplexing)
     results: dict = {"model": {"params": magnitudes(params), "dt_ms": dt_ms, "seed": seed, "quick": quick,
                                "brian2_target": target, "mux_soma_pa": settings.mux_soma_pa,
                                "mux_sigma_pa": settings.mux_sigma_pa,
@@ -232,6 +242,6 @@ def run_cell_protocols(quick: bool = False, seed: int = 0, params_override: dict
         from tqdm import tqdm
 
         iterator = tqdm(stages, desc="cell protocols", unit="protocol")
-    for offset, (_, protocol) in enumerate(iterator):
+    for offset, protocol in enumerate(iterator):
         results.update(protocol(params, settings, dt_ms, seed + offset))
     return results
