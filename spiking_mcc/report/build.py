@@ -95,6 +95,15 @@ def _figure(doc: Document, figures: dict[str, str], key: str) -> None:
         doc.add(Figure(figures[key], FIGURE_CAPTIONS.get(key, key.replace("_", " "))))
 
 
+def _section(run: RunFolder, doc: Document, title: str, file: str, what: str):
+    """Add the section heading; return the section's JSON, or None (with a note) if the stage did not run."""
+    doc.add(Heading(title))
+    content = run.json(file)
+    if content is None:
+        doc.add(Paragraph(f"The {what} did not run (no `{file}`)."))
+    return content
+
+
 # ---------------------------------------------------------------- sections
 
 def _what_was_run(run: RunFolder, doc: Document) -> None:
@@ -130,10 +139,8 @@ def _results(run: RunFolder, doc: Document) -> None:
 
 
 def _cells(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
-    cells = run.json("cells.json")
-    doc.add(Heading("Two-point cells (Brian2)"))
+    cells = _section(run, doc, "Two-point cells (Brian2)", "cells.json", "cell stage")
     if cells is None:
-        doc.add(Paragraph("The cell stage did not run (no `cells.json`)."))
         return
     doc.add(Paragraph("Two-compartment layer-5 pyramidal cell (Naud & Sprekeler 2018), simulated at the "
                       "equation level in Brian2. BAC firing (Larkum et al. 1999): a brief somatic pulse "
@@ -250,14 +257,12 @@ def _conversion(run: RunFolder, doc: Document, figures: dict[str, str], own: dic
 
 
 def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
-    loihi = run.json("loihi.json")
-    doc.add(Heading("Lava (Loihi-style) simulation and core mapping"))
+    loihi = _section(run, doc, "Lava (Loihi-style) simulation", "loihi.json", "Lava stage")
     if loihi is None:
-        doc.add(Paragraph("The Lava stage did not run (no `loihi.json`)."))
         return
     doc.add(Paragraph("The point network, quantised to Loihi's fixed-point ranges, run as Lava processes "
                       "(bit-accurate `fixed_pt`) and in the batched engine with the same arithmetic, then "
-                      "mapped on Loihi cores. (The MCC network's context exchange has no Lava graph "
+                      "mapped on Loihi cores (greedy). (The MCC network's context exchange has no Lava graph "
                       "builder yet; its Loihi cost below comes from its mapped workload.)"))
     doc.add(Table(("quantity", "value"), (
         ("network", Path(str(loihi.get("model"))).name),
@@ -271,7 +276,10 @@ def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
         ("inter-core spikes / sample", fmt(loihi.get("intercore_spikes"))),
     ), "loihi.json."))
     _figure(doc, figures, "loihi_counts")
-    mapping = run.json("mapping.json")
+
+
+def _mapping(run: RunFolder, doc: Document) -> None:
+    mapping = _section(run, doc, "Loihi core mapping", "mapping.json", "mapping stage")
     if mapping and mapping.get("rows"):
         doc.add(Paragraph("Core mapping of each converted network (its SNN workload at the energy T): "
                           "greedy fill vs spike-aware clustering (SpiNeMap-style), Loihi limits per core."))
@@ -284,10 +292,8 @@ def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
 
 
 def _energy(run: RunFolder, doc: Document, own: dict[str, Path]) -> None:
-    energy = run.json("energy.json")
-    doc.add(Heading("Energy per inference"))
+    energy = _section(run, doc, "Energy per inference", "energy.json", "energy stage")
     if energy is None:
-        doc.add(Paragraph("The energy stage did not run (no `energy.json`)."))
         return
     devices = list(dict.fromkeys(r["device"] for r in energy.get("rows", [])))
     reference = energy.get("int8_reference_device", "cmos45-int8")
@@ -335,6 +341,7 @@ def build_document(out_dir: str | Path) -> tuple[Document, dict[str, Path]]:
     _mcc_vs_point(run, doc, figures, own)
     _conversion(run, doc, figures, own)
     _loihi(run, doc, figures)
+    _mapping(run, doc)
     _energy(run, doc, own)
     _data_note(doc)
     return doc, own
