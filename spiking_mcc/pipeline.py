@@ -102,6 +102,10 @@ class StageUnavailable(Exception):
     """A stage's public API is not importable in this installation; the run goes on without it."""
 
 
+class StageSkipped(Exception):
+    """A stage has nothing to work on in this run (e.g. no workloads for energy); the run goes on."""
+
+
 def require(module: str, *names: str) -> Any:
     """Import `module` (and check it defines `names`); raise StageUnavailable if it does not."""
     try:
@@ -223,6 +227,8 @@ def stage_energy(ctx: RunContext) -> list[Path]:
     """Energy per inference of every workload the run measured, on every device preset."""
     energy = require("loihi_targets.energy", "energy_report", "write_energy_figure")
     sources = [name for name in ENERGY_SOURCES if (ctx.out_dir / name).is_file()]
+    if not sources:
+        raise StageSkipped("no result file with workloads in this run (" + ", ".join(ENERGY_SOURCES) + ")")
     workloads = []
     for name in sources:
         for workload in read_json(ctx.out_dir / name).get("workloads", []):
@@ -364,6 +370,8 @@ def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
                 except StageUnavailable as err:
                     record.status, record.note = "missing", str(err)
                     print(f"spiking-mcc run: stage '{name}' skipped: {err}", file=sys.stderr)
+                except StageSkipped as err:
+                    record.status, record.note = "skipped", str(err)
                 else:
                     record.status = "done"
                     record.files = sorted({ctx.rel(f) for f in files})

@@ -1,8 +1,11 @@
-"""A new run in an old run folder starts clean: no stale temp file, report or earlier stage output."""
+"""Run-folder hygiene and orchestration: a new run starts clean, skipped stages are recorded, bad --stages."""
 
 import json
 
-from spiking_mcc.pipeline import RunConfig, remove_stale_files
+import pytest
+
+from spiking_mcc.errors import ParameterError
+from spiking_mcc.pipeline import RunConfig, remove_stale_files, run_pipeline
 
 
 def test_removes_only_what_the_previous_run_wrote(tmp_path):
@@ -37,3 +40,20 @@ def test_quick_mode_is_smaller_than_the_full_run():
     assert quick.epochs < full.epochs and quick.lava_samples < full.lava_samples
     assert quick.brian2_samples < full.brian2_samples and max(quick.timesteps) < max(full.timesteps)
     assert quick.energy_timesteps in quick.timesteps and full.energy_timesteps in full.timesteps
+
+
+def test_a_partial_run_records_what_it_skipped_and_still_reports(tmp_path):
+    record = run_pipeline(tmp_path, quick=True, stages=("energy", "mapping"), progress=False)
+    status = {s["name"]: (s["status"], s["note"]) for s in record["stages"]}
+    assert status["cells"] == ("skipped", "not selected with --stages")
+    assert status["energy"][0] == "skipped" and "no result file" in status["energy"][1]
+    assert status["mapping"] == ("skipped", "needs convert")
+    assert record["complete"] is True
+    md = (tmp_path / "report.md").read_text()
+    assert "| energy | skipped |" in md and "The cell stage did not run" in md
+    assert (tmp_path / "report.html").is_file()
+
+
+def test_unknown_stage_is_a_parameter_error(tmp_path):
+    with pytest.raises(ParameterError, match="--stages"):
+        run_pipeline(tmp_path, stages=("cells", "frobnicate"), progress=False)
