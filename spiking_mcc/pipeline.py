@@ -53,8 +53,7 @@ class RunConfig:
     epochs: int
     timesteps: tuple[int, ...]
     threshold: str
-    brian2_samples: int
-    brian2_timesteps: int
+    brian2_samples: int  # test samples re-run in Brian2 at the largest T
     lava_samples: int
     lava_timesteps: int
     energy_timesteps: int
@@ -65,10 +64,10 @@ class RunConfig:
     def for_mode(cls, quick: bool, seed: int) -> RunConfig:
         if quick:
             return cls(quick=True, seed=seed, epochs=4, timesteps=(1, 2, 4, 8, 16), threshold="distribution",
-                       brian2_samples=20, brian2_timesteps=16, lava_samples=40, lava_timesteps=8,
+                       brian2_samples=20, lava_samples=40, lava_timesteps=8,
                        energy_timesteps=8, audio_snr_db=None)
         return cls(quick=False, seed=seed, epochs=20, timesteps=(1, 2, 4, 8, 16, 32),
-                   threshold="distribution", brian2_samples=100, brian2_timesteps=16, lava_samples=200,
+                   threshold="distribution", brian2_samples=100, lava_samples=200,
                    lava_timesteps=8, energy_timesteps=8, audio_snr_db=None)
 
 
