@@ -57,3 +57,10 @@ def test_a_partial_run_records_what_it_skipped_and_still_reports(tmp_path):
 def test_unknown_stage_is_a_parameter_error(tmp_path):
     with pytest.raises(ParameterError, match="--stages"):
         run_pipeline(tmp_path, stages=("cells", "frobnicate"), progress=False)
+
+
+def test_saved_networks_get_the_comparison_study_epoch_budget():
+    from spiking_mcc.mcc.study import FULL_PLAN, QUICK_PLAN
+
+    assert RunConfig.for_mode(True, 0).epochs == QUICK_PLAN.epochs
+    assert RunConfig.for_mode(False, 0).epochs == FULL_PLAN.epochs
