@@ -332,6 +332,8 @@ def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
     unknown = [name for name in selected if name not in names]
     if unknown:
         raise ParameterError(f"--stages: unknown stage(s) {unknown}; allowed: {names}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ParameterError(f"--seed: must be an integer >= 0, got {seed!r}")
     out = ensure_dir(out_dir)
     config = RunConfig.for_mode(quick, seed)
     ctx = RunContext(out_dir=out, config=config, progress=progress)

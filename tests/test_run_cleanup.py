@@ -64,3 +64,9 @@ def test_saved_networks_get_the_comparison_study_epoch_budget():
 
     assert RunConfig.for_mode(True, 0).epochs == QUICK_PLAN.epochs
     assert RunConfig.for_mode(False, 0).epochs == FULL_PLAN.epochs
+
+
+def test_negative_seed_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(ParameterError, match="--seed"):
+        run_pipeline(tmp_path / "out", seed=-1, progress=False)
+    assert not (tmp_path / "out").exists()
