@@ -74,7 +74,7 @@ class RunConfig:
 @dataclass
 class StageRecord:
     name: str
-    status: str = "pending"  # pending | done | missing | skipped
+    status: str = "pending"  # pending (or interrupted) | done | missing | skipped | failed
     files: list[str] = field(default_factory=list)
     note: str = ""
     wall_s: float = 0.0
@@ -373,6 +373,11 @@ def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
                     print(f"spiking-mcc run: stage '{name}' skipped: {err}", file=sys.stderr)
                 except StageSkipped as err:
                     record.status, record.note = "skipped", str(err)
+                except Exception as err:  # recorded, then raised: a broken stage stops the run, no report
+                    record.status, record.note = "failed", f"{type(err).__name__}: {err}"
+                    record.wall_s = round(time.perf_counter() - t0, 3)
+                    save()
+                    raise
                 else:
                     record.status = "done"
                     record.files = sorted({ctx.rel(f) for f in files})

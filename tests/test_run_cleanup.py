@@ -70,3 +70,19 @@ def test_negative_seed_is_refused_before_anything_runs(tmp_path):
     with pytest.raises(ParameterError, match="--seed"):
         run_pipeline(tmp_path / "out", seed=-1, progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failing_stage_is_recorded_and_stops_the_run_without_a_report(tmp_path, monkeypatch):
+    import spiking_mcc.pipeline as pipeline
+
+    def broken(ctx):
+        raise ParameterError("cells: something is wrong")
+
+    stages = tuple((name, broken if name == "cells" else fn, needs) for name, fn, needs in pipeline.STAGES)
+    monkeypatch.setattr(pipeline, "STAGES", stages)
+    with pytest.raises(ParameterError, match="something is wrong"):
+        run_pipeline(tmp_path, quick=True, stages=("cells",), progress=False)
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["complete"] is False
+    assert record["stages"][0]["status"] == "failed" and "something is wrong" in record["stages"][0]["note"]
+    assert not (tmp_path / "report.md").exists()
