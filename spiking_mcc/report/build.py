@@ -204,6 +204,14 @@ def _mcc_vs_point(run: RunFolder, doc: Document, figures: dict[str, str], own: d
         doc.add(Table(("setup", "target accuracy (%)", "MCC transmissions", "point transmissions",
                        "reduction per sample (%)", "point / MCC per feed-forward transmission"),
                       tuple(rows), "compare.json: equal_accuracy, paper_claims."))
+        best = [(setup, kind, b) for setup, by_kind in compare.get("max_ratio_point_over_mcc", {}).items()
+                for kind, b in by_kind.items() if b]
+        if best:
+            doc.add(Table(("setup", "counted", "largest point / MCC ratio", "at target accuracy (%)"),
+                          tuple((setup, kind.replace("_", " "), fmt(b.get("ratio")),
+                                 pct(b.get("target_accuracy"))) for setup, kind, b in best),
+                          "compare.json: max_ratio_point_over_mcc (above 1: MCC needs fewer transmissions; "
+                          "compare with the paper's 'up to' figure)."))
     _figure(doc, figures, "accuracy_vs_transmissions")
     _figure(doc, figures, "learning_speed")
     damage = compare.get("damage", {})
@@ -218,6 +226,12 @@ def _mcc_vs_point(run: RunFolder, doc: Document, figures: dict[str, str], own: d
         doc.add(Table(("model", "units silenced (%)", "before (%)", "just after (%)", "end of training (%)",
                        "recovery (%)"), tuple(rows), "compare.json: damage.mid_training."))
     _figure(doc, figures, "resilience")
+    noise = compare.get("noise", [])
+    if noise:
+        doc.add(Table(("audio SNR (dB)", "model", "test accuracy (%)", "transmissions / sample"),
+                      tuple((fmt(r.get("audio_snr_db")), r["model"], pct(r.get("test_accuracy")),
+                             fmt(r.get("transmissions_per_sample"))) for r in noise),
+                      "compare.json: noise (noisy audio, clean visual input)."))
     _figure(doc, figures, "noise")
 
 
