@@ -96,3 +96,11 @@ def test_report_refuses_a_corrupt_json_file(tmp_path):
     (tmp_path / "run.json").write_text("{not json")
     with pytest.raises(DataError, match="run.json"):
         build_report(tmp_path)
+
+
+def test_terminal_summary_columns_are_report_columns(tmp_path):
+    from spiking_mcc.commands.run import TERMINAL_COLUMNS
+
+    rows = results_rows(tmp_path)  # an empty folder: every value n/a, the columns still there
+    assert [row["model"] for row in rows] == ["MCC (two-point)", "point baseline"]
+    assert set(TERMINAL_COLUMNS) <= set(rows[0])

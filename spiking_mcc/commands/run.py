@@ -10,6 +10,11 @@ HELP = ("the main job: cells -> train MCC and point -> convert -> Lava -> energy
         "(use --quick for a small run)")
 
 
+# The report's results table, narrowed to what fits a terminal.
+TERMINAL_COLUMNS = ["model", "ANN accuracy (%)", "FPGA energy (uJ / sample)", "SNN T", "SNN accuracy (%)",
+                    "SNN energy on loihi1 (J)", "same network as INT8 ANN (J)"]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_out_argument(parser, default="results")
     add_seed_argument(parser)
@@ -33,6 +38,6 @@ def run(args: argparse.Namespace) -> int:
     print_table([{"stage": stage["name"], "status": stage["status"], "wall_s": stage["wall_s"]}
                  for stage in record["stages"]])
     print()
-    print_table(results_rows(args.out))
+    print_table(results_rows(args.out), TERMINAL_COLUMNS)
     print(f"\nreport: {args.out}/report.md and {args.out}/report.html")
     return 0
