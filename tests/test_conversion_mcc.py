@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conversion import engine, mcc_engine, twopoint_spiking
-from conversion.importers.mcc import load_mcc_network, point_chain_graph, read_mcc_model, two_stream_graph
+from conversion.importers.mcc import load_mcc_network, read_mcc_model, two_stream_graph
 from conversion.importers.npz import write_npz_model
 from conversion.ir import Dense, Graph, ReLU, SpikingNetwork
 from conversion.mcc_pipeline import convert_mcc
@@ -104,8 +104,7 @@ def test_imported_graphs_reproduce_the_trained_network(models, data):
         graph = two_stream_graph(net)
         values, _ = twopoint_spiking.ann_forward(graph, twopoint_spiking.check_inputs(graph, inputs))
         np.testing.assert_allclose(values[graph.outputs[0]], logits, rtol=1e-9, atol=1e-9)
-    chain = read_mcc_model(models["point"])
-    assert chain.is_chain()
+    chain = read_mcc_model(models["point"])  # the ordinary point-neuron graph on x = [audio, visual]
     x = np.hstack([inputs["audio"], inputs["visual"]])
     point = load_mcc_network(models["point"])
     np.testing.assert_allclose(engine.ops.forward(chain, x)[chain.outputs[0]],
@@ -118,19 +117,17 @@ def test_point_network_in_mcc_engine_matches_the_ordinary_engine(models, data):
     graph = two_stream_graph(point)
     net = twopoint_spiking.calibrate(graph, _inputs(data, "train"), "distribution", 8)
     result = mcc_engine.simulate(net, _inputs(data, "test"), [8])[0]
-    chain = point_chain_graph(point)
-    v_th, scale = {}, {}
-    for layer, n in enumerate(point.hidden):
-        for table, source in ((v_th, net.v_th), (scale, net.output_scale)):
-            table[f"relu{layer}"] = np.concatenate([np.broadcast_to(source[f"{s}{layer}_y"], (n,))
-                                                    for s in ("audio", "visual")])
-    chain_net = SpikingNetwork(chain, v_th, scale, init_membrane_fraction=0.5)
+    chain = read_mcc_model(models["point"])
+    populations = {f"{s}{layer}_relu": f"{s}{layer}_y" for s in ("audio", "visual") for layer in (0, 1)}
+    chain_net = SpikingNetwork(chain, {p: net.v_th[q] for p, q in populations.items()},
+                               {p: net.output_scale[q] for p, q in populations.items()},
+                               init_membrane_fraction=0.5)
     x = np.hstack([data.audio_test, data.visual_test])
     reference = engine.simulate(chain_net, x, [8])[0]
     assert np.mean(result.predictions == reference.predictions) >= 0.99
-    for layer in range(point.n_layers):
-        ours = result.spikes[f"audio{layer}_y"] + result.spikes[f"visual{layer}_y"]
-        assert abs(ours.sum() - reference.spikes[f"relu{layer}"].sum()) <= 1e-3 * ours.sum()
+    for ordinary, ours in populations.items():
+        total = result.spikes[ours].sum()
+        assert abs(total - reference.spikes[ordinary].sum()) <= 1e-3 * total
 
 
 # -- conversion -----------------------------------------------------------------------------------------

@@ -20,10 +20,10 @@ Two graphs can be built from one file:
   0 = audio, 1 = visual). ``{s}{l}_r`` and ``{s}{l}`` share their receptive-field weights: in the spiking
   network they are one unit whose basal compartment also fires the context spikes (one set of synapses).
   A point model gives the same graph with law ``point``, no context and no ``_r``/``_q`` nodes.
-- :func:`point_chain_graph` (the ordinary conversion path, for the point baseline only): one input
-  ``input`` = [audio, visual] concatenated (as ``load_dataset("avdigits").x_*``), block-diagonal Dense +
-  ReLU layers and the fused classifier, so :func:`conversion.thresholds.convert` and
-  :func:`conversion.engine.simulate` convert it like any MLP.
+- for the ordinary conversion path, a point baseline is read by :mod:`conversion.importers.mcc_point`
+  (one input [audio, visual], two Dense/ReLU streams, split classifier); :func:`read_mcc_model` returns
+  that graph for point files, so :func:`conversion.thresholds.convert` and :func:`conversion.engine.
+  simulate` convert it like any MLP.
 """
 
 from __future__ import annotations
@@ -124,28 +124,15 @@ def two_stream_graph(net: Network) -> Graph:
     return graph
 
 
-def point_chain_graph(net: Network) -> Graph:
-    """Single-input Dense/ReLU chain of a point network on [audio, visual] (block-diagonal layers)."""
-    if net.model != "point":
-        raise ModelError(f"model is {net.model!r}: only a point network is an ordinary Dense/ReLU chain; "
-                         "use two_stream_graph for MCC networks")
-    layers = []
-    for layer in range(net.n_layers):
-        (w_a, b_a), (w_v, b_v) = (_receptive_field(net, s, layer) for s in STREAMS)
-        weight = np.zeros((w_a.shape[0] + w_v.shape[0], w_a.shape[1] + w_v.shape[1]))
-        weight[:w_a.shape[0], :w_a.shape[1]] = w_a
-        weight[w_a.shape[0]:, w_a.shape[1]:] = w_v
-        layers += [Dense(weight, np.concatenate([b_a, b_v]), name=f"dense{layer}"), ReLU(name=f"relu{layer}")]
-    layers.append(Dense(net.params["out_w"], net.params["out_b"], name="classifier"))
-    graph = Graph.sequential((net.n_audio + net.n_visual,), layers)
-    graph.notes.append("point network as one chain on [audio, visual]; input standardisation folded in")
-    return graph
-
-
 def read_mcc_model(path: str | os.PathLike) -> Graph:
-    """Model file -> Graph: the two-stream TwoPoint graph for "mcc", the ordinary chain for "point"."""
+    """Model file -> Graph: the two-stream TwoPoint graph for "mcc", the ordinary point-neuron graph
+    (conversion.importers.mcc_point, single input [audio, visual]) for "point"."""
     net = load_mcc_network(path)
+    if net.model == "point":
+        from conversion.importers.mcc_point import read_point_model
+
+        return read_point_model(load_npz(path), Path(path))
     try:
-        return two_stream_graph(net) if net.model == "mcc" else point_chain_graph(net)
+        return two_stream_graph(net)
     except ModelError as err:
         raise ModelError(f"{path}: {err}") from None
