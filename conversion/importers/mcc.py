@@ -42,15 +42,18 @@ INPUTS = ("audio", "visual")
 OUTPUT = "logits"
 
 
-def is_mcc_file(path: str | os.PathLike) -> bool:
-    """True if `path` is an .npz whose `format` is the MCC format (cheap check for dispatching)."""
+def is_mcc_file(path: str | os.PathLike, model: str | None = None) -> bool:
+    """True if `path` is an .npz in the MCC format (and, if given, its `model` is `model`: "mcc" or
+    "point"). The `convert` command sends model="mcc" files to conversion.mcc_pipeline."""
     path = Path(path)
     if path.suffix.lower() != ".npz" or not path.is_file():
         return False
     try:
-        return str(load_npz(path).get("format", "")) == FORMAT
+        arrays = load_npz(path)
     except DataError:
         return False
+    same_model = model is None or str(arrays.get("model", "")) == model
+    return str(arrays.get("format", "")) == FORMAT and same_model
 
 
 def load_mcc_network(path: str | os.PathLike) -> Network:
