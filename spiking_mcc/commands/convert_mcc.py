@@ -1,6 +1,6 @@
 """The `convert` command's path for MCC / point model files (format spiking-mcc/mcc-v1): two-compartment
 spiking units (conversion.mcc_pipeline). Not a subcommand of its own: `convert` calls it when
-`conversion.importers.mcc.is_mcc_file(MODEL)` is true.
+`conversion.importers.mcc.is_mcc_file(MODEL, "mcc")` is true (point-baseline files take the ordinary path).
 
 Usage: ``spiking-mcc convert results/train/mcc.npz --data avdigits --timesteps 4,8,16 --brian-samples 100``
 writes ``DIR/convert_mcc.json`` and ``DIR/accuracy_vs_T.png``.
