@@ -16,10 +16,12 @@ import contextlib
 import importlib
 import importlib.metadata
 import io
+import os
 import platform
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -78,6 +80,7 @@ class StageRecord:
     files: list[str] = field(default_factory=list)
     note: str = ""
     wall_s: float = 0.0
+    traceback: str = ""
 
 
 @dataclass
@@ -324,7 +327,11 @@ def _sigterm_as_interrupt():
 def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
                  stages: tuple[str, ...] | None = None, argv: list[str] | None = None,
                  progress: bool = True) -> dict:
-    """Run the stages into `out_dir`, then the report; return the final run record (as in run.json)."""
+    """Run the stages into `out_dir`, then the report; return the final run record (as in run.json).
+
+    A stage that raises is recorded as "failed" (message, and traceback for a bug) and the run goes
+    on; the caller decides what a failed stage means (the CLI exits 1). Set SPIKING_MCC_DEBUG=1 to
+    let the exception through instead."""
     from tqdm import tqdm
 
     names = [name for name, _, _ in STAGES]
@@ -373,11 +380,17 @@ def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
                     print(f"spiking-mcc run: stage '{name}' skipped: {err}", file=sys.stderr)
                 except StageSkipped as err:
                     record.status, record.note = "skipped", str(err)
-                except Exception as err:  # recorded, then raised: a broken stage stops the run, no report
+                except Exception as err:
+                    # Recorded, and the run goes on: later stages that need it are skipped, the report
+                    # shows the failure, and `spiking-mcc run` exits non-zero. A bug (not a
+                    # SpikingMCCError) keeps its traceback in run.json and on stderr.
+                    if os.environ.get("SPIKING_MCC_DEBUG"):
+                        raise
                     record.status, record.note = "failed", f"{type(err).__name__}: {err}"
-                    record.wall_s = round(time.perf_counter() - t0, 3)
-                    save()
-                    raise
+                    if not isinstance(err, SpikingMCCError):
+                        record.traceback = traceback.format_exc()
+                        print(record.traceback, file=sys.stderr)
+                    print(f"spiking-mcc run: stage '{name}' failed: {record.note}", file=sys.stderr)
                 else:
                     record.status = "done"
                     record.files = sorted({ctx.rel(f) for f in files})

@@ -72,7 +72,31 @@ def test_negative_seed_is_refused_before_anything_runs(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_failing_stage_is_recorded_and_stops_the_run_without_a_report(tmp_path, monkeypatch):
+def test_a_failing_stage_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
+    import spiking_mcc.pipeline as pipeline
+
+    def broken(ctx):
+        raise ParameterError("cells: something is wrong")
+
+    def buggy(ctx):
+        return {}["no such key"]
+
+    replaced = {"cells": broken, "compare": buggy}
+    stages = tuple((name, replaced.get(name, fn), needs) for name, fn, needs in pipeline.STAGES)
+    monkeypatch.setattr(pipeline, "STAGES", stages)
+    record = run_pipeline(tmp_path, quick=True, stages=("cells", "compare", "energy"), progress=False)
+    status = {s["name"]: s for s in record["stages"]}
+    assert record["complete"] is True
+    assert status["cells"]["status"] == "failed" and "something is wrong" in status["cells"]["note"]
+    assert status["cells"]["traceback"] == ""  # a user-facing error needs no traceback
+    assert status["compare"]["status"] == "failed" and "KeyError" in status["compare"]["traceback"]
+    assert status["energy"]["status"] == "skipped"
+    md = (tmp_path / "report.md").read_text()
+    assert "**Incomplete run.**" in md and "stage `cells` failed: ParameterError: cells: something" in md
+    assert "stage 'compare' failed" in capsys.readouterr().err
+
+
+def test_debug_mode_lets_a_stage_error_through(tmp_path, monkeypatch):
     import spiking_mcc.pipeline as pipeline
 
     def broken(ctx):
@@ -80,9 +104,7 @@ def test_a_failing_stage_is_recorded_and_stops_the_run_without_a_report(tmp_path
 
     stages = tuple((name, broken if name == "cells" else fn, needs) for name, fn, needs in pipeline.STAGES)
     monkeypatch.setattr(pipeline, "STAGES", stages)
+    monkeypatch.setenv("SPIKING_MCC_DEBUG", "1")
     with pytest.raises(ParameterError, match="something is wrong"):
         run_pipeline(tmp_path, quick=True, stages=("cells",), progress=False)
-    record = json.loads((tmp_path / "run.json").read_text())
-    assert record["complete"] is False
-    assert record["stages"][0]["status"] == "failed" and "something is wrong" in record["stages"][0]["note"]
     assert not (tmp_path / "report.md").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from spiking_mcc.commands.common import add_out_argument, add_seed_argument, parse_str_list, print_table
 
@@ -40,4 +41,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print_table(results_rows(args.out), TERMINAL_COLUMNS)
     print(f"\nreport: {args.out}/report.md and {args.out}/report.html")
-    return 0
+    failed = [stage for stage in record["stages"] if stage["status"] == "failed"]
+    for stage in failed:
+        print(f"spiking-mcc run: error: stage '{stage['name']}' failed: {stage['note']}", file=sys.stderr)
+    return 1 if failed else 0

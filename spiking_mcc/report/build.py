@@ -120,6 +120,11 @@ def _what_was_run(run: RunFolder, doc: Document) -> None:
         "versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()),
     )))
     stages = record.get("stages", [])
+    broken = [s for s in stages if s["status"] in ("failed", "missing")]
+    if broken:
+        doc.add(Paragraph("**Incomplete run.** " + "; ".join(f"stage `{s['name']}` {s['status']}: {s['note']}"
+                                                             for s in broken)
+                          + ". Sections that need these stages are empty."))
     if stages:
         doc.add(Table(("stage", "status", "wall time (s)", "files / note"),
                       tuple((s["name"], s["status"], fmt(s.get("wall_s")),
