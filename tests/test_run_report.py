@@ -55,10 +55,11 @@ def _png_bytes():
 def test_html_inlines_figures_and_escapes_text(tmp_path):
     png = _png_bytes()
     (tmp_path / "f.png").write_bytes(png)
-    doc = Document("t", [Heading("A <b>"), Paragraph("x `code` & y"),
+    doc = Document("t", [Heading("A <b>"), Paragraph("x `code` & **y**"),
                          Table(("a", "b"), (("1", "<2>"),), "note"), Figure("f.png", "caption")])
     html = render_html(doc, tmp_path)
     assert "A &lt;b&gt;" in html and "<code>code</code>" in html and "&lt;2&gt;" in html
+    assert "<strong>y</strong>" in html
     encoded = re.search(r'src="data:image/png;base64,([^"]+)"', html).group(1)
     assert base64.b64decode(encoded) == png
     md = render_markdown(doc)

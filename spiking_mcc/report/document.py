@@ -17,7 +17,7 @@ class Heading:
 
 @dataclass(frozen=True)
 class Paragraph:
-    """Text with markdown-style `code` spans (the only inline markup used)."""
+    """Text with markdown-style `code` spans and **bold** (the only inline markup used)."""
 
     text: str
 
@@ -93,6 +93,7 @@ code { background: #f5f5f5; padding: 0 0.2rem; }
 
 def _inline(text: str) -> str:
     escaped = html.escape(text)
+    escaped = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
 
 
