@@ -217,7 +217,8 @@ def test_point_baseline_of_mcc_file_imports_with_standardisation_folded(tmp_path
     audio, visual = RNG.normal(2.0, 3.0, size=(40, 12)), RNG.random((40, 64))
     fit_standardisation(net, audio, visual)
     graph = load_model(save_network(net, tmp_path / "point.npz"))
-    assert graph.outputs == ["out"] and len(graph.populations()) == 4
+    # one chain: each hidden population holds both streams (block-diagonal weights), so Lava can run it
+    assert graph.outputs == ["out"] and graph.is_chain() and len(graph.populations()) == 2
     logits = ops.forward(graph, np.hstack([audio, visual]))["out"]
     np.testing.assert_allclose(logits, forward(net, audio, visual).logits, rtol=1e-10, atol=1e-10)
     mcc = init_network("mcc", 12, 64, (16, 8))

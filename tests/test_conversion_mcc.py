@@ -117,17 +117,22 @@ def test_point_network_in_mcc_engine_matches_the_ordinary_engine(models, data):
     graph = two_stream_graph(point)
     net = twopoint_spiking.calibrate(graph, _inputs(data, "train"), "distribution", 8)
     result = mcc_engine.simulate(net, _inputs(data, "test"), [8])[0]
-    chain = read_mcc_model(models["point"])
-    populations = {f"{s}{layer}_relu": f"{s}{layer}_y" for s in ("audio", "visual") for layer in (0, 1)}
-    chain_net = SpikingNetwork(chain, {p: net.v_th[q] for p, q in populations.items()},
-                               {p: net.output_scale[q] for p, q in populations.items()},
+    chain = read_mcc_model(models["point"])  # one chain: layer{l} holds audio units, then visual units
+
+    def merged(values: dict, layer: int) -> np.ndarray:
+        parts = [values[f"{s}{layer}_y"] for s in ("audio", "visual")]
+        sizes = [point.hidden[layer]] * 2
+        return np.concatenate([np.broadcast_to(np.asarray(p, float), (n,)) for p, n in zip(parts, sizes)])
+
+    chain_net = SpikingNetwork(chain, {f"layer{la}_relu": merged(net.v_th, la) for la in (0, 1)},
+                               {f"layer{la}_relu": merged(net.output_scale, la) for la in (0, 1)},
                                init_membrane_fraction=0.5)
     x = np.hstack([data.audio_test, data.visual_test])
     reference = engine.simulate(chain_net, x, [8])[0]
     assert np.mean(result.predictions == reference.predictions) >= 0.99
-    for ordinary, ours in populations.items():
-        total = result.spikes[ours].sum()
-        assert abs(total - reference.spikes[ordinary].sum()) <= 1e-3 * total
+    for layer in (0, 1):
+        total = result.spikes[f"audio{layer}_y"].sum() + result.spikes[f"visual{layer}_y"].sum()
+        assert abs(total - reference.spikes[f"layer{layer}_relu"].sum()) <= 1e-3 * total
 
 
 # -- conversion -----------------------------------------------------------------------------------------
