@@ -39,6 +39,12 @@ def _to_jsonable(value: Any) -> Any:
     return value
 
 
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _atomic_write(path: Path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,6 +54,7 @@ def _atomic_write(path: Path, write) -> Path:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, _default_file_mode())  # mkstemp makes 0600; results are ordinary files
         os.replace(tmp_name, path)
     except BaseException:
         if os.path.exists(tmp_name):

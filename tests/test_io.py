@@ -42,3 +42,14 @@ def test_corrupt_and_missing_files_name_the_file(tmp_path):
         read_json(tmp_path / "bad.json")
     with pytest.raises(DataError, match="not found"):
         read_json(tmp_path / "nope.json")
+
+
+def test_result_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = write_json(tmp_path / "r.json", {"ok": 1})
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
