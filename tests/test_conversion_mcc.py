@@ -13,7 +13,7 @@ from conversion.ir import Dense, Graph, ReLU, SpikingNetwork
 from conversion.mcc_pipeline import convert_mcc
 from spiking_mcc.data.avdigits import load_avdigits
 from spiking_mcc.errors import DataError, ModelError
-from spiking_mcc.io import load_npz, save_npz
+from spiking_mcc.io import load_npz, read_json, save_npz
 from spiking_mcc.mcc.network import forward, save_network
 from spiking_mcc.mcc.train import TrainConfig, train_model
 from spiking_mcc.twopoint.transfer import transfer
@@ -158,7 +158,6 @@ def test_converted_mcc_keeps_ann_accuracy_at_16_steps(converted, data):
 
 def test_result_file_and_workloads_follow_the_contract(converted):
     from loihi_targets.energy import validate_workload
-    from spiking_mcc.io import read_json
 
     out, summary = converted
     on_disk = read_json(out / "convert_mcc.json")
@@ -218,3 +217,22 @@ def test_feature_size_mismatch_is_a_data_error_naming_the_array(models, data):
 
     with pytest.raises(DataError, match="'audio'"):
         convert_mcc(models["mcc"], Short(), [4])
+
+
+def test_convert_command_sends_mcc_files_to_the_two_point_path(models, tmp_path, capsys):
+    from spiking_mcc.cli import main
+
+    out = tmp_path / "cli"
+    code = main(["convert", str(models["mcc"]), "--data", "avdigits", "--timesteps", "4", "--granularity",
+                 "layer", "--samples", "60", "--out", str(out)])
+    assert code == 0
+    summary = read_json(out / "convert_mcc.json")
+    assert summary["network"] == "mcc" and summary["n_test"] == 60
+    assert [e["timesteps"] for e in summary["snn"]] == [4]
+    assert "two-compartment" in capsys.readouterr().out
+    # options the two-point engines do not implement, and data without the model's features: exit 2
+    assert main(["convert", str(models["mcc"]), "--data", "avdigits", "--encoding", "poisson",
+                 "--out", str(out)]) == 2
+    assert "encoding" in capsys.readouterr().err
+    assert main(["convert", str(models["mcc"]), "--data", "digits", "--out", str(out)]) == 2
+    assert "'audio'" in capsys.readouterr().err

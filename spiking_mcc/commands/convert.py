@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from spiking_mcc.commands.common import add_out_argument, add_seed_argument, parse_int_list, print_table
+from spiking_mcc.commands.convert_mcc import add_mcc_arguments, run_mcc
 from spiking_mcc.errors import ParameterError
 
 HELP = "convert a trained ANN (.npz/.onnx) to a spiking network; accuracy, spikes and events vs T"
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=None, help="evaluate only the first N test samples")
     add_seed_argument(parser)
     add_out_argument(parser, "results/convert")
+    add_mcc_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--leak: allowed range [0, 1), got {args.leak}")
     if not 0.0 < args.percentile <= 100.0:
         raise ParameterError(f"--percentile: allowed range (0, 100], got {args.percentile}")
+    from conversion.importers.mcc import is_mcc_file
+
+    if is_mcc_file(args.model, "mcc"):  # two-point MCC file: two-compartment units (convert_mcc.json)
+        return run_mcc(args, timesteps)
     summary = convert_and_evaluate(
         args.model, args.data, timesteps, args.threshold, args.out, seed=args.seed, samples=args.samples,
         percentile=args.percentile, granularity=args.granularity, init_membrane_fraction=args.init_membrane,
