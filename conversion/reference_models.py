@@ -22,6 +22,7 @@ from conversion.importers.npz import write_npz_model
 from conversion.ir import AvgPool2d, Conv2d, Dense, Flatten, Graph, ReLU
 from spiking_mcc.data.digits import load_digits_split
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.optim import Adam
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,10 @@ def train(graph: Graph, x: np.ndarray, y: np.ndarray, seed: int = 0,
     """Train a chain graph in place with softmax cross-entropy and Adam; returns the graph."""
     rng = np.random.default_rng(seed)
     x = ops.check_input(graph, x, "training data")
-    params = {n: graph.nodes[n] for n in graph.weighted_layers()}
-    moments = {n: [np.zeros_like(p.weight), np.zeros_like(p.bias), np.zeros_like(p.weight),
-                   np.zeros_like(p.bias)] for n, p in params.items()}
-    step = 0
+    layers = {n: graph.nodes[n] for n in graph.weighted_layers()}
+    params = {f"{n}.{part}": getattr(layer, part)
+              for n, layer in layers.items() for part in ("weight", "bias")}
+    optimiser = Adam(params, config.learning_rate, config.beta1, config.beta2, config.eps)
     for _ in range(config.epochs):
         order = rng.permutation(len(x))
         for start in range(0, len(x), config.batch_size):
@@ -126,16 +127,11 @@ def train(graph: Graph, x: np.ndarray, y: np.ndarray, seed: int = 0,
             prob = np.exp(logits - logits.max(axis=1, keepdims=True))
             prob /= prob.sum(axis=1, keepdims=True)
             prob[np.arange(len(idx)), y[idx]] -= 1.0
-            step += 1
+            grads = {}
             for name, (gw, gb) in _backward(graph, values, prob / len(idx)).items():
-                layer, m = params[name], moments[name]
-                gw = gw + config.l2 * layer.weight
-                for k, (g, p) in enumerate(((gw, layer.weight), (gb, layer.bias))):
-                    m[k] = config.beta1 * m[k] + (1 - config.beta1) * g
-                    m[k + 2] = config.beta2 * m[k + 2] + (1 - config.beta2) * g * g
-                    m_hat = m[k] / (1 - config.beta1 ** step)
-                    v_hat = m[k + 2] / (1 - config.beta2 ** step)
-                    p -= config.learning_rate * m_hat / (np.sqrt(v_hat) + config.eps)
+                grads[f"{name}.weight"] = gw + config.l2 * layers[name].weight
+                grads[f"{name}.bias"] = gb
+            optimiser.step(params, grads)
     return graph
 
 

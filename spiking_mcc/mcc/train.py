@@ -32,6 +32,7 @@ from spiking_mcc.mcc.network import (
     loss_and_grads,
     predict,
 )
+from spiking_mcc.optim import Adam
 
 SETUPS = ("supervised", "semi")
 N_CLASSES = 10  # spoken/handwritten digits 0-9
@@ -81,25 +82,6 @@ class TrainResult:
     @property
     def params(self) -> dict[str, np.ndarray]:
         return self.network.params
-
-
-class Adam:
-    """Adam (Kingma & Ba 2015) over a dict of arrays, updated in place."""
-
-    def __init__(self, params: dict[str, np.ndarray], config: TrainConfig):
-        self.lr, self.b1, self.b2, self.eps = (config.learning_rate, config.adam_beta1, config.adam_beta2,
-                                               config.adam_eps)
-        self.m = {k: np.zeros_like(v) for k, v in params.items()}
-        self.v = {k: np.zeros_like(v) for k, v in params.items()}
-        self.t = 0
-
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        self.t += 1
-        c1, c2 = 1.0 - self.b1 ** self.t, 1.0 - self.b2 ** self.t
-        for key, g in grads.items():
-            self.m[key] = self.b1 * self.m[key] + (1.0 - self.b1) * g
-            self.v[key] = self.b2 * self.v[key] + (1.0 - self.b2) * g * g
-            params[key] -= self.lr * (self.m[key] / c1) / (np.sqrt(self.v[key] / c2) + self.eps)
 
 
 def accuracy(net: Network, audio: np.ndarray, visual: np.ndarray, labels: np.ndarray,
@@ -168,7 +150,7 @@ def train_model(model: str, setup: str, data, epochs: int, seed: int, law: str =
     unlabelled = np.setdiff1d(np.arange(n_train), labelled)
     steps_per_epoch = int(np.ceil(n_train / config.batch_size))
     warmup_epochs = int(np.ceil(config.warmup_fraction * epochs))
-    optimiser = Adam(net.params, config)
+    optimiser = Adam(net.params, config.learning_rate, config.adam_beta1, config.adam_beta2, config.adam_eps)
     masks = full_masks(net)
     damage_info: dict[str, Any] = {}
     history: list[dict[str, float]] = []
