@@ -80,7 +80,7 @@ def load_av_data(dataset, n_audio: int, seed: int = 0) -> AVData:
 def _snn_entry(result: SimulationResult, labels: np.ndarray, ann_accuracy: float) -> dict:
     """The ordinary conversion's per-T entry plus the context (apical) share of the synaptic events."""
     context = [np.mean(v) for k, v in result.synaptic_events.items() if k.endswith("_context")]
-    entry = pipeline._snn_entry(result, labels, ann_accuracy)
+    entry = pipeline.snn_entry(result, labels, ann_accuracy)
     return {**entry, "context_events_per_sample": float(sum(context))}
 
 

@@ -103,7 +103,8 @@ def workloads(net: SpikingNetwork, results: list[engine.SimulationResult]) -> li
     return out
 
 
-def _snn_entry(result: engine.SimulationResult, labels: np.ndarray, ann_accuracy: float) -> dict:
+def snn_entry(result: engine.SimulationResult, labels: np.ndarray, ann_accuracy: float) -> dict:
+    """One `snn` row of convert.json: accuracy, loss vs the ANN, spikes, events, per-layer figures."""
     accuracy = result.accuracy(labels)
     return {
         "timesteps": result.timesteps,
@@ -189,7 +190,7 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
         "n_test": int(len(y_test)), "n_calibration": int(len(data.x_calib)), "neuron": neuron,
         "notes": list(graph.notes), "layers": graph.describe().splitlines(),
         "ann_accuracy": ann_accuracy,
-        "snn": [_snn_entry(r, y_test, ann_accuracy) for r in results],
+        "snn": [snn_entry(r, y_test, ann_accuracy) for r in results],
         "workloads": workloads(nets[-1], results),
         "nir": {"file": "model.nir", "timesteps": steps[-1]},
     }
