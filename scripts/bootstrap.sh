@@ -42,8 +42,18 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(sys.
     rm -rf .venv
     "$py" -m venv .venv
 fi
-PIP_CONSTRAINT=constraints.txt .venv/bin/python -m pip install --quiet -e ".[dev]" 2>&1 \
-    | grep -v "^WARNING: Location" || true
+# The lock goes on the command line (-c), never in PIP_CONSTRAINT: pip copies
+# environment variables into the isolated build environments of sdists, and
+# brian2 2.9.0 (no cp310 wheel) builds against numpy>=2 while it runs on the
+# pinned numpy 1.26.4 (lava-nc needs numpy<2). A -c flag applies to this
+# install only, so the build gets its numpy 2 and the venv keeps 1.26.4.
+unset PIP_CONSTRAINT
+# (pip warns about this machine's extra index folders it cannot read; those lines are noise)
+if ! .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]" 2>&1 \
+        | { grep -v "^WARNING: Location" || true; }; then  # pipefail: the status is pip's
+    echo "bootstrap: error: pip could not install the project into .venv (see above)" >&2
+    exit 1
+fi
 .venv/bin/python -c 'import spiking_mcc, conversion, loihi_targets, brian2, lava, onnx, nir' \
     || { echo "bootstrap: error: installation into .venv failed" >&2; exit 1; }
 echo "$want" > "$stamp"
