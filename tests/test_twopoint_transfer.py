@@ -48,6 +48,19 @@ def test_additive_and_point():
     np.testing.assert_allclose(transfer("point", R_GRID, C_GRID), R_GRID)
 
 
+def test_gain_amplifies_coherent_attenuates_conflicting_and_context_alone_is_silent():
+    np.testing.assert_allclose(transfer("gain", R_GRID, np.zeros_like(R_GRID)), R_GRID, atol=1e-12)
+    assert np.array_equal(transfer("gain", np.zeros_like(C_GRID), C_GRID), np.zeros_like(C_GRID))
+    r = np.abs(R_GRID) + 0.1
+    coherent = transfer("gain", r, np.abs(C_GRID) + 0.1)
+    conflicting = transfer("gain", r, -np.abs(C_GRID) - 0.1)
+    assert np.all(coherent > r) and np.all(coherent < 2.0 * r)
+    assert np.all(conflicting < r) and np.all(conflicting > 0)
+    # strong conflicting context silences the unit, strong coherent context saturates at 2x
+    np.testing.assert_allclose(transfer("gain", np.array([1.0, 1.0]), np.array([-10.0, 10.0])),
+                               [0.0, 2.0], atol=1e-8)
+
+
 def _away_from_kinks(law, r, c, margin=1e-3):
     """Points where the law is differentiable with a margin (relu6 edges, kp clip, abs(R) at 0)."""
     if law == "kp":

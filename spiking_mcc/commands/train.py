@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=("mcc", "point"), default="mcc", help="network (default: mcc)")
     parser.add_argument("--setup", choices=("supervised", "semi"), default="supervised",
                         help="all labels, or 10%% labelled + pseudo-labelling (default: supervised)")
-    parser.add_argument("--law", choices=("kp", "coop", "additive"), default="kp",
+    parser.add_argument("--law", choices=("kp", "coop", "additive", "gain"), default="kp",
                         help="two-point transfer law of the MCC units (default: kp; the baseline uses A = R)")
     parser.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
     parser.add_argument("--audio-snr-db", type=float, default=None,

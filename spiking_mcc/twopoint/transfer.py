@@ -9,12 +9,19 @@ the unit's output is y = phi(A) (ReLU in the MCC network). SPEC.md section 6:
 | `coop`     | relu6(R^2 + 2R + C (1 + abs(R)))                    | Adeel's cooperation law         |
 | `additive` | R + C                                               | context as a second drive       |
 | `point`    | R                                                   | point neuron (context ignored)  |
+| `gain`     | R g(C), g(C) = GAIN_MAX / (1 + exp(-GAIN_K C))      | apical gain of the L5PC         |
 
 `kp`'s exponent k2 R C is clipped to [-KP_EXPONENT_MAX, KP_EXPONENT_MAX] so a large coherent
 input cannot overflow; inside the clip the derivatives are exact, outside it the exponent is
 constant (its derivative is zero). Properties (tested): kp: A(0, c) = 0, A(r, 0) = r,
 sign(A) = sign(r), abs(A) > abs(r) exactly when r c > 0; coop: A(0, C) = C for C in [0, 6],
 0 <= A <= 6; additive: A(r, 0) = A(0, r) = r; point: A = R.
+
+`gain` is the multiplicative apical gain that the two-compartment L5PC shows (tonic apical input
+roughly doubles the somatic f-I slope, Larkum et al. 1999; Naud & Sprekeler 2018): g(0) = 1 so
+A(r, 0) = r; coherent context (r > 0, c > 0) amplifies up to GAIN_MAX x; conflicting context
+(r > 0, c < 0) attenuates towards 0; context alone cannot drive the unit: A(0, c) = 0. g is a
+smooth function of C alone, so a spiking unit realises it with one lookup table on its apical state.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import numpy as np
 
 from spiking_mcc.errors import ParameterError
 
-LAWS = ("kp", "coop", "additive", "point")
+LAWS = ("kp", "coop", "additive", "point", "gain")
 
 KP_K1 = 0.5  # Kay & Phillips 2011: share of A that does not depend on context
 KP_K2 = 2.0  # Kay & Phillips 2011: context gain inside the exponent
@@ -32,6 +39,8 @@ KP_K2 = 2.0  # Kay & Phillips 2011: context gain inside the exponent
 # amplify each other's activity until training diverges).
 KP_EXPONENT_MAX = 2.0
 COOP_CEILING = 6.0  # relu6 upper bound of the cooperation law
+GAIN_MAX = 2.0  # `gain`: largest amplification (the L5PC's apical input about doubles its f-I slope)
+GAIN_K = 2.0  # `gain`: slope of the logistic gain in C (g'(0) = GAIN_MAX * GAIN_K / 4 = 1)
 
 
 def check_law(law: str) -> str:
@@ -69,4 +78,15 @@ def transfer_with_grad(law: str, r: np.ndarray, c: np.ndarray) -> tuple[np.ndarr
         return a, (2.0 * r + 2.0 + c * np.sign(r)) * linear, (1.0 + abs_r) * linear
     if law == "additive":
         return r + c, np.ones_like(r), np.ones_like(c)
+    if law == "gain":
+        g, dg = gain_with_grad(c)
+        return r * g, g, r * dg
     return r.copy(), np.ones_like(r), np.zeros_like(c)
+
+
+def gain_with_grad(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(g(C), dg/dC) of the `gain` law: g = GAIN_MAX * logistic(GAIN_K * C), overflow-free."""
+    from scipy.special import expit
+
+    s = expit(GAIN_K * np.asarray(c, dtype=float))
+    return GAIN_MAX * s, GAIN_MAX * GAIN_K * s * (1.0 - s)
