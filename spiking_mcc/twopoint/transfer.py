@@ -31,6 +31,9 @@ import numpy as np
 from spiking_mcc.errors import ParameterError
 
 LAWS = ("kp", "coop", "additive", "point", "gain")
+# The law the spiking two-compartment unit of converted networks realises (one lookup table on its
+# apical state): the law the L5PC rate-surface fit reports as `law_used` and the MCC network's default.
+UNIT_LAW = "gain"
 
 KP_K1 = 0.5  # Kay & Phillips 2011: share of A that does not depend on context
 KP_K2 = 2.0  # Kay & Phillips 2011: context gain inside the exponent
