@@ -107,22 +107,35 @@ def _rate_surface_figure(surface: dict):
     colours = plt.cm.plasma(np.linspace(0.0, 0.85, shown.size))
     fine_soma = np.linspace(soma.min(), soma.max(), 200)
     top = 1.08 * max(float(surface_hz.max()), 1.0)
+    modulatory = surface.get("modulatory", {})
+    modulatory_fits = {fit["law"]: fit for fit in modulatory.get("fits", [])}
+    max_modulatory_pa = modulatory.get("max_i_d_pa")
     for ax, fit in zip(axes[1:], fits):
+        on_subset = modulatory_fits.get(fit["law"])
         for i_d, colour in zip(shown, colours):
             ax.plot(soma, [rate[(s, i_d)] for s in soma], "o", ms=3, color=colour, label=f"I_d = {i_d:g} pA")
-            fitted_hz = predict_rate(fit["law"], fit["params"], fine_soma, np.full_like(fine_soma, i_d))
-            ax.plot(fine_soma, fitted_hz, "-", lw=1.2, color=colour)
+            apical_row = np.full_like(fine_soma, i_d)
+            ax.plot(fine_soma, predict_rate(fit["law"], fit["params"], fine_soma, apical_row), "-", lw=1.2,
+                    color=colour)
+            if on_subset is not None and i_d <= max_modulatory_pa:
+                ax.plot(fine_soma, predict_rate(fit["law"], on_subset["params"], fine_soma, apical_row), "--",
+                        lw=1.0, color=colour)
         marker = " (law_used)" if fit["law"] == surface.get("law_used") else ""
-        ax.set(title=f"{fit['law']}{marker}: RMSE {fit['rmse_hz']:.2f} Hz, R$^2$ {fit['r2']:.3f}",
-               xlabel="somatic current I_s (pA)", ylabel="spike rate (Hz)", ylim=(0, top))
+        title = f"{fit['law']}{marker}: RMSE {fit['rmse_hz']:.2f} Hz, R$^2$ {fit['r2']:.3f}"
+        if on_subset is not None:
+            title += f"\ndashed (I_d <= {max_modulatory_pa:g} pA): {on_subset['rmse_hz']:.2f} Hz, " \
+                     f"R$^2$ {on_subset['r2']:.3f}"
+        ax.set(title=title, xlabel="somatic current I_s (pA)", ylabel="spike rate (Hz)", ylim=(0, top))
         ax.title.set_fontsize(9)
     axes[1].legend(fontsize=7, loc="upper left")
     for ax in axes[n_panels:]:
         ax.set_visible(False)
     protocol = surface.get("protocol", {})
     fig.suptitle(f"rate surface vs two-point laws (dots: Brian2 L5PC, {protocol.get('trials', '?')} trials, "
-                 f"OU sigma {protocol.get('sigma_pa', '?')} pA; "
-                 "lines: s relu(A(a_s I_s + b_s, a_d I_d + b_d)))", fontsize=9)
+                 f"OU sigma {protocol.get('sigma_pa', '?')} pA)\n"
+                 "solid: s relu(A(a_s I_s + b_s, a_d I_d + b_d)) fitted to the whole grid; "
+                 "dashed: fitted where apical input alone leaves the cell silent",
+                 fontsize=9)
     fig.tight_layout()
     return fig
 
