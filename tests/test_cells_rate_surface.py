@@ -181,3 +181,20 @@ def test_gain_law_fits_best_where_apical_input_only_modulates(surfaces):
         assert modulatory["best_fit_law"] == "gain" and r2["gain"] > 0.97, r2
         assert r2["gain"] > r2["point"] + 0.1, r2
 
+
+
+def test_report_section_prints_the_fits_of_rate_surface_json(written):
+    from spiking_mcc.report.build import build_report
+    from spiking_mcc.report.numbers import fmt
+
+    surface, json_path, _ = written
+    markdown = build_report(json_path.parent)[0].read_text()
+    section = markdown.split("## Rate surface and the two-point law\n", 1)[1].split("\n## ", 1)[0]
+    rows = {cells[0]: cells for cells in ([c.strip() for c in line.strip("|").split("|")]
+                                         for line in section.splitlines() if line.startswith("| "))}
+    modulatory = {fit["law"]: fit for fit in surface["modulatory"]["fits"]}
+    for fit in surface["fits"]:
+        subset = modulatory[fit["law"]]
+        assert rows[fit["law"]][1:5] == [fmt(fit["rmse_hz"]), fmt(fit["r2"]), fmt(subset["rmse_hz"]),
+                                         fmt(subset["r2"])]
+    assert f"realises `{UNIT_LAW}`" in section and f"`{surface['best_fit_law']}`" in section
