@@ -80,6 +80,8 @@ def test_fit_rejects_bad_input():
         fit_law("gain", [0.0] * 6, [0.0] * 6, [1.0] * 5 + [np.nan])
     with pytest.raises(ParameterError, match="equal-length"):
         fit_law("gain", [0.0] * 6, [0.0] * 5, [1.0] * 6)
+    with pytest.raises(ParameterError, match="starts"):
+        fit_law("gain", [0.0] * 6, [0.0] * 6, [1.0] * 6, starts=0)
     with pytest.raises(ParameterError, match="seed"):
         run_rate_surface(quick=True, seed=-1, target="numpy")
 

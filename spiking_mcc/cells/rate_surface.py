@@ -39,11 +39,11 @@ class SurfaceSettings:
     trials: int
     duration_ms: float
     warmup_ms: float
-    sigma_pa: float = FULL.mux_sigma_pa  # the multiplexing protocol's noise (SPEC.md s5 item 4)
+    sigma_pa: float = FULL.mux_sigma_pa  # the multiplexing protocol's OU noise, each compartment
 
 
-# I_s 0-800 pA covers sub-threshold to ~60 Hz; I_d 0-600 pA stays below the apical-alone firing threshold
-# (700 pA without noise), so context modulates but does not drive the cell on its own.
+# I_s 0-800 pA covers sub-threshold (rheobase ~300 pA) to ~50 Hz; I_d 0-600 pA runs from modulation to
+# apical drive: with the noise the cell fires on apical input alone from ~450 pA (700 pA without noise).
 FULL_SURFACE = SurfaceSettings(soma_pa=tuple(np.arange(0.0, 801.0, 50.0)),
                                apical_pa=tuple(np.arange(0.0, 601.0, 50.0)),
                                trials=20, duration_ms=2500.0, warmup_ms=500.0)
@@ -109,6 +109,8 @@ def fit_law(law: str, i_s_pa, i_d_pa, rate_hz, seed: int = 0, starts: int = FIT_
                              f"got {i_s_pa.size}, {i_d_pa.size}, {rate_hz.size}")
     if not np.all(np.isfinite(rate_hz)):
         raise ParameterError("fit_law: rates must be finite")
+    if isinstance(starts, bool) or not isinstance(starts, (int, np.integer)) or starts < 1:
+        raise ParameterError(f"fit_law: starts must be an integer >= 1, got {starts!r}")
     fixed = FIXED_PARAMS[law]
     free = [name for name in PARAM_NAMES if name not in fixed]
     unit = np.array([1e-3 if name in _PER_NA else 1.0 for name in free])  # per nA -> per pA
@@ -186,9 +188,9 @@ def run_rate_surface(quick: bool = False, seed: int = 0, params_override: dict |
     same fits on `modulatory_rows`, where apical input alone leaves the cell silent), protocol and fit_method
     (what was run and how it was fitted). Same seed, same numbers.
     """
-    params = make_params(params_override)
-    dt_ms = check_dt(dt_ms)
     seed = check_seed(seed)
+    dt_ms = check_dt(dt_ms)
+    params = make_params(params_override)
     settings = QUICK_SURFACE if quick else FULL_SURFACE
     with codegen_target(target) as chosen:
         grid = measure_surface(params, settings, dt_ms, seed)
