@@ -81,7 +81,7 @@ def choose_target(target: str | None = None) -> str:
 
 
 def simulate(conditions: Mapping[str, np.ndarray], duration_ms: float, params: Mapping, dt_ms: float,
-              seed: int, name: str, record_voltage: bool = False):
+             seed: int, name: str, record_voltage: bool = False):
     """Run one NeuronGroup (one cell per condition row); return spike (index, time_ms) and voltages."""
     import brian2 as b2
 
