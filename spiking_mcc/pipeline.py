@@ -126,16 +126,21 @@ def require(module: str, *names: str) -> Any:
 # Each stage: (ctx) -> the files it wrote. A stage reads what earlier stages left in the run folder.
 
 def stage_cells(ctx: RunContext) -> list[Path]:
-    """Two-point L5PC protocols in Brian2 -> cells.json, BAC / f-I / multiplexing figures."""
+    """Two-point L5PC protocols in Brian2 -> cells.json, BAC / f-I / multiplexing figures; rate surface and
+    law fits -> rate_surface.json, rate_surface.png."""
     protocols = require("spiking_mcc.cells.protocols", "run_cell_protocols")
     figures = require("spiking_mcc.cells.figures", "write_cell_figures")
     results = protocols.run_cell_protocols(quick=ctx.config.quick, seed=ctx.config.seed,
                                            progress=ctx.progress)
     json_path = write_json(ctx.out_dir / "cells.json", results)
     paths = figures.write_cell_figures(results, ctx.out_dir)
+    surface = require("spiking_mcc.cells.rate_surface", "write_rate_surface")  # docs/twopoint_laws.md
+    _, surface_json, surface_png = surface.write_rate_surface(ctx.out_dir, quick=ctx.config.quick,
+                                                              seed=ctx.config.seed)
+    paths.append(surface_png)
     for path in paths:
         ctx.add_figure(Path(path).stem, path)
-    return [json_path, *paths]
+    return [json_path, surface_json, *paths]
 
 
 def stage_train(ctx: RunContext) -> list[Path]:

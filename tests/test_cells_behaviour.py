@@ -138,12 +138,23 @@ def test_cells_command_writes_json_and_figures(results, cli, tmp_path, monkeypat
         return results
 
     monkeypatch.setattr(protocols, "run_cell_protocols", fake_run)
+    from spiking_mcc.cells import rate_surface
+
+    real_surface, surface_calls = rate_surface.run_rate_surface, []
+
+    def numpy_surface(**kwargs):  # the real quick surface, on the numpy target (no compilation)
+        surface_calls.append(kwargs)
+        return real_surface(**{**kwargs, "target": "numpy"})
+
+    monkeypatch.setattr(rate_surface, "run_rate_surface", numpy_surface)
     out = tmp_path / "cells"
     assert cli(["cells", "--out", str(out), "--quick", "--seed", "3", "--param", "tau_d=8ms"]) == 0
-    assert calls[0]["quick"] and calls[0]["seed"] == 3
-    assert float(calls[0]["params_override"]["tau_d"] * 1000) == pytest.approx(8.0)
+    for call in (calls[0], surface_calls[0]):
+        assert call["quick"] and call["seed"] == 3
+        assert float(call["params_override"]["tau_d"] * 1000) == pytest.approx(8.0)
     loaded = json.loads((out / "cells.json").read_text())
     assert loaded["soma_only_spikes"] == results["soma_only_spikes"]
+    assert json.loads((out / "rate_surface.json").read_text())["protocol"]["seed"] == 3
     figures = sorted(path.name for path in out.glob("*.png"))
-    assert figures == ["bac_traces.png", "fi_curves.png", "multiplexing.png"]
+    assert figures == ["bac_traces.png", "fi_curves.png", "multiplexing.png", "rate_surface.png"]
     assert "burst_probability" in capsys.readouterr().out

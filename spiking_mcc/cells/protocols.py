@@ -13,7 +13,8 @@ goes to `write_json` and to `figures.write_cell_figures`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,8 +80,8 @@ def choose_target(target: str | None = None) -> str:
     return target
 
 
-def _simulate(conditions: Mapping[str, np.ndarray], duration_ms: float, params: Mapping, dt_ms: float,
-              seed: int, name: str, record_voltage: bool = False):
+def simulate(conditions: Mapping[str, np.ndarray], duration_ms: float, params: Mapping, dt_ms: float,
+             seed: int, name: str, record_voltage: bool = False):
     """Run one NeuronGroup (one cell per condition row); return spike (index, time_ms) and voltages."""
     import brian2 as b2
 
@@ -104,7 +105,7 @@ def _simulate(conditions: Mapping[str, np.ndarray], duration_ms: float, params: 
     return result
 
 
-def _zeros(n_cells: int) -> dict[str, np.ndarray]:
+def zero_conditions(n_cells: int) -> dict[str, np.ndarray]:
     """Every per-cell input of the model, off (see model.CONDITION_VARIABLES for units)."""
     return {name: np.zeros(n_cells) for name in CONDITION_VARIABLES}
 
@@ -113,7 +114,7 @@ def run_bac(params: Mapping, settings: ProtocolSettings, dt_ms: float, seed: int
     """BAC firing: rows = offsets (both pulses), then soma-only, then apical-only."""
     offsets = np.asarray(settings.bac_offsets_ms)
     n_offsets = offsets.size
-    cond = _zeros(n_offsets + 2)
+    cond = zero_conditions(n_offsets + 2)
     cond["I_s_pulse"][: n_offsets + 1] = settings.bac_soma_pulse_pa
     cond["I_d_pulse"][:n_offsets] = settings.bac_apical_pulse_pa
     cond["I_d_pulse"][n_offsets + 1] = settings.bac_apical_pulse_pa
@@ -122,7 +123,7 @@ def run_bac(params: Mapping, settings: ProtocolSettings, dt_ms: float, seed: int
     cond["t_d_on"][n_offsets:] = settings.bac_soma_on_ms
     cond["s_pulse_width"][:] = settings.bac_soma_width_ms
     cond["d_pulse_width"][:] = settings.bac_apical_width_ms
-    sim = _simulate(cond, settings.bac_duration_ms, params, dt_ms, seed, "bac", record_voltage=True)
+    sim = simulate(cond, settings.bac_duration_ms, params, dt_ms, seed, "bac", record_voltage=True)
     spike_times = [np.sort(sim["t_ms"][sim["i"] == row]) for row in range(n_offsets + 2)]
     max_vd_mv = sim["v_d_mv"].max(axis=1)
     bac = [{"offset_ms": float(offset), "spikes": int(times.size), "max_vd_mv": round(float(vd), 3),
@@ -159,9 +160,9 @@ def run_fi(params: Mapping, settings: ProtocolSettings, dt_ms: float, seed: int)
     alone = np.asarray(settings.apical_alone_pa)
     i_d = np.r_[apical.ravel(), alone]
     i_s = np.r_[soma.ravel(), np.zeros(alone.size)]
-    cond = _zeros(i_d.size)
+    cond = zero_conditions(i_d.size)
     cond["I_d_tonic"][:], cond["I_s_tonic"][:] = i_d, i_s
-    sim = _simulate(cond, settings.fi_duration_ms, params, dt_ms, seed, "fi")
+    sim = simulate(cond, settings.fi_duration_ms, params, dt_ms, seed, "fi")
     late = sim["t_ms"] >= settings.fi_warmup_ms
     window_s = (settings.fi_duration_ms - settings.fi_warmup_ms) / 1000.0
     rate_hz = np.bincount(sim["i"][late], minlength=i_d.size) / window_s
@@ -180,12 +181,12 @@ def run_multiplexing(params: Mapping, settings: ProtocolSettings, dt_ms: float, 
     """Burst probability and event rate vs I_d, with OU noise in both compartments (trials x levels)."""
     levels = np.asarray(settings.mux_apical_pa)
     level_of_cell = np.repeat(np.arange(levels.size), settings.mux_trials)
-    cond = _zeros(level_of_cell.size)
+    cond = zero_conditions(level_of_cell.size)
     cond["I_d_tonic"][:] = levels[level_of_cell]
     cond["I_s_tonic"][:] = settings.mux_soma_pa
     cond["sigma_s"][:] = settings.mux_sigma_pa
     cond["sigma_d"][:] = settings.mux_sigma_pa
-    sim = _simulate(cond, settings.mux_duration_ms, params, dt_ms, seed, "multiplexing")
+    sim = simulate(cond, settings.mux_duration_ms, params, dt_ms, seed, "multiplexing")
     late = sim["t_ms"] >= settings.mux_warmup_ms
     counts = count_events(sim["i"][late], sim["t_ms"][late], level_of_cell.size)
     window_s = (settings.mux_duration_ms - settings.mux_warmup_ms) / 1000.0
@@ -215,16 +216,29 @@ def run_cell_protocols(quick: bool = False, seed: int = 0, params_override: dict
     params_override: {name: Quantity or 'NUMBER UNIT' string} over the SPEC table (checked, ParameterError).
     dt_ms: Euler step in ms, in (0, 0.5]. target: Brian2 runtime target ('numpy'/'cython'; default: best).
     """
-    import brian2 as b2
-
     params = make_params(params_override)
     dt_ms = check_dt(dt_ms)
+    check_seed(seed)
+    settings = QUICK if quick else FULL
+    with codegen_target(target) as chosen:
+        return _run_all(settings, params, chosen, quick, seed, dt_ms, progress)
+
+
+def check_seed(seed: int) -> int:
+    """Validate a Brian2 seed; ParameterError names the parameter, range and value."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32 - 8:
         raise ParameterError(f"seed: must be an integer in [0, 2**32 - 8), got {seed!r}")
-    settings = QUICK if quick else FULL
-    previous_target = b2.prefs.codegen.target  # a global preference: restored for other Brian2 users
+    return int(seed)
+
+
+@contextmanager
+def codegen_target(target: str | None = None) -> Iterator[str]:
+    """Select the Brian2 target (see `choose_target`) for the block; restore the user's global preference."""
+    import brian2 as b2
+
+    previous_target = b2.prefs.codegen.target
     try:
-        return _run_all(settings, params, choose_target(target), quick, seed, dt_ms, progress)
+        yield choose_target(target)
     finally:
         b2.prefs.codegen.target = previous_target
 

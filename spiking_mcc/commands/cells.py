@@ -6,7 +6,8 @@ import argparse
 
 from spiking_mcc.commands.common import add_out_argument, add_seed_argument, print_table
 
-HELP = "two-point L5PC protocols in Brian2 (BAC firing, f-I gain, burst multiplexing) -> cells.json + PNGs"
+HELP = ("two-point L5PC protocols in Brian2 (BAC firing, f-I gain, burst multiplexing) -> cells.json + PNGs; "
+        "rate surface and transfer-law fits -> rate_surface.json + PNG (docs/twopoint_laws.md)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     from spiking_mcc.cells.figures import write_cell_figures
     from spiking_mcc.cells.protocols import run_cell_protocols
+    from spiking_mcc.cells.rate_surface import write_rate_surface
 
     results = run_cell_protocols(quick=args.quick, seed=args.seed, params_override=overrides, dt_ms=dt_ms,
                                  target=args.target, progress=True)
@@ -52,5 +54,9 @@ def run(args: argparse.Namespace) -> int:
     print_table(results["multiplexing"], ["i_d_pa", "burst_probability", "event_rate_hz", "events"])
     print()
     print_table(results["fi_gain"])
-    print(f"\nwrote {json_path} and {len(figures)} figures in {out}")
+    surface, surface_path, _ = write_rate_surface(out, quick=args.quick, seed=args.seed,
+                                                  params_override=overrides, dt_ms=dt_ms, target=args.target)
+    print(f"\nrate surface fits (law_used {surface['law_used']}, best fit {surface['best_fit_law']}):")
+    print_table(surface["fits"], ["law", "rmse_hz", "r2"])
+    print(f"\nwrote {json_path}, {surface_path} and {len(figures) + 1} figures in {out}")
     return 0

@@ -31,6 +31,8 @@ FIGURE_CAPTIONS = {
     "fi_curves": "f-I curves of the soma at several tonic apical currents: apical input raises the gain.",
     "multiplexing": "Burst multiplexing under noise: burst probability rises with I_d while the event "
                     "rate stays roughly constant.",
+    "rate_surface": "L5PC spike-rate surface over tonic somatic x apical currents (OU noise), and each "
+                    "two-point law's least-squares fit (rate_surface.json).",
     "accuracy_vs_transmissions": "Accuracy vs synaptic transmissions per sample, MCC vs point "
                                  "(transmission threshold sweep; compare.json curves).",
     "learning_speed": "Learning speed: test accuracy per epoch in the comparison study (compare.json).",
@@ -170,6 +172,35 @@ def _cells(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
                              fmt(r.get("event_rate_hz")), fmt(r.get("events"))) for r in mux),
                       "cells.json: multiplexing (bursts: spikes with ISI <= 16 ms form one event)."))
     _figure(doc, figures, "multiplexing")
+
+
+def _rate_surface(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
+    surface = _section(run, doc, "Rate surface and the two-point law", "rate_surface.json",
+                       "rate-surface stage")
+    if surface is None:
+        return
+    protocol = surface.get("protocol", {})
+    modulatory = surface.get("modulatory", {})
+    doc.add(Paragraph(
+        f"Spike rate of the L5PC on a grid of tonic somatic x apical currents ({fmt(protocol.get('trials'))} "
+        f"trials per condition, OU noise sigma {fmt(protocol.get('sigma_pa'))} pA), fitted by each transfer "
+        "law as rate = s relu(A(a_s I_s + b_s, a_d I_d + b_d)) (docs/twopoint_laws.md). The spiking "
+        f"two-point unit realises `{surface.get('law_used', NOT_AVAILABLE)}`; best fit on the whole grid: "
+        f"`{surface.get('best_fit_law', NOT_AVAILABLE)}`; best fit where apical input alone leaves the cell "
+        f"silent (I_d <= {fmt(modulatory.get('max_i_d_pa'))} pA): "
+        f"`{modulatory.get('best_fit_law', NOT_AVAILABLE)}`."))
+    on_subset = {r.get("law"): r for r in modulatory.get("fits", [])}
+    names = ("a_s_per_pa", "b_s", "a_d_per_pa", "b_d", "s_hz")
+    doc.add(Table(("law", "RMSE (Hz)", "R^2", "RMSE silent-apical range (Hz)", "R^2 silent-apical range",
+                   "a_s (1/pA)", "b_s", "a_d (1/pA)", "b_d", "s (Hz)"),
+                  tuple((r.get("law", NOT_AVAILABLE), fmt(r.get("rmse_hz")), fmt(r.get("r2")),
+                         fmt(on_subset.get(r.get("law"), {}).get("rmse_hz")),
+                         fmt(on_subset.get(r.get("law"), {}).get("r2")),
+                         *(fmt(get(r, f"params.{name}")) for name in names))
+                        for r in surface.get("fits", [])),
+                  "rate_surface.json: fits (whole grid; its params) and modulatory.fits; least squares on "
+                  "spike_rate_hz, fit_method.fixed_params held fixed."))
+    _figure(doc, figures, "rate_surface")
 
 
 def _mcc_vs_point(run: RunFolder, doc: Document, figures: dict[str, str], own: dict[str, Path]) -> None:
@@ -357,6 +388,7 @@ def build_document(out_dir: str | Path) -> tuple[Document, dict[str, Path]]:
     _what_was_run(run, doc)
     _results(run, doc)
     _cells(run, doc, figures)
+    _rate_surface(run, doc, figures)
     _mcc_vs_point(run, doc, figures, own)
     _conversion(run, doc, figures, own)
     _loihi(run, doc, figures)
