@@ -30,6 +30,7 @@ from typing import Any
 from spiking_mcc import __version__
 from spiking_mcc.errors import ParameterError, SpikingMCCError
 from spiking_mcc.io import ensure_dir, read_json, write_json
+from spiking_mcc.twopoint.transfer import UNIT_LAW
 
 RUN_JSON = "run.json"
 MODELS = ("mcc", "point")
@@ -60,7 +61,7 @@ class RunConfig:
     lava_timesteps: int
     energy_timesteps: int
     audio_snr_db: float | None
-    law: str = "kp"
+    law: str = UNIT_LAW  # the law the spiking two-point unit realises (docs/twopoint_unit.md)
 
     @classmethod
     def for_mode(cls, quick: bool, seed: int) -> RunConfig:
