@@ -65,3 +65,28 @@ def test_bad_input_is_refused_before_lava_starts(fixed_net, monkeypatch):
         run_lava_mcc(net, loud, T)
     with pytest.raises(DataError, match="input 'audio'"):
         run_lava_mcc(net, {**inputs, "audio": inputs["audio"][:, :5]}, T)
+
+
+def test_cli_loihi_runs_an_mcc_file_and_reports_both_compartments(tmp_path, cli):
+    from spiking_mcc.data.avdigits import load_avdigits
+    from spiking_mcc.io import read_json
+    from spiking_mcc.mcc.network import save_network
+
+    network = train_model("mcc", "supervised", load_avdigits(0), 2, 0, config=TrainConfig(hidden=(12, 6)))
+    path = save_network(network.network, tmp_path / "mcc.npz")
+    out = tmp_path / "loihi"
+    assert cli(["loihi", str(path), "--data", "avdigits", "--samples", "10", "--timesteps", "8",
+                "--mode", "fixed", "--out", str(out)]) == 0
+    report = read_json(out / "loihi.json")
+    assert report["model_kind"] == "mcc" and report["law"] == "gain"
+    assert report["spike_counts_equal"] is True and report["output_equal"] is True
+    for key in ("accuracy_rate", "accuracy_lava", "accuracy_engine"):
+        assert 0.0 <= report[key] <= 1.0
+    assert report["compartments"] == 2 * 2 * (12 + 6)  # two streams, two compartments per neuron
+    layers = {row["name"]: row for row in report["workloads"][0]["layers"]}
+    for stream in ("audio", "visual"):
+        somatic, apical = layers[f"{stream}1"], layers[f"{stream}1_context"]
+        assert somatic["synaptic_events"] > 0 and apical["synaptic_events"] > 0  # counted separately
+        assert somatic["spikes"] == pytest.approx(np.mean(report["per_layer"][
+            [r["layer"] for r in report["per_layer"]].index(f"{stream}1_y")]["spikes_per_sample_lava"]))
+    assert report["cores_used"] >= 1 and report["intercore_spikes"] > 0
