@@ -18,6 +18,7 @@ from conversion.importers.mcc import load_mcc_network, two_stream_graph
 from conversion.mcc_hardware import UnitNetwork
 from conversion.mcc_pipeline import load_av_data
 from conversion.twopoint_unit import MAX_TIMESTEPS, check_law
+from loihi_targets.energy import MAPPING_NUMBERS
 from spiking_mcc.errors import ParameterError
 
 
@@ -103,8 +104,9 @@ def run_loihi_mcc(model_path: str | os.PathLike, dataset, samples: int, timestep
     result = lava_result(snn, units, lava, timesteps)
     workloads = mcc_engine.workloads(snn, [result], "mcc")
     snn_workload = next(w for w in workloads if w["kind"] == "snn")
-    snn_workload = {**snn_workload, "name": f"snn-lava-{mode}", "source": f"Lava {mode} spike counts"}
     mapping = map_cores(mapping_layers(units), spikes_per_neuron(units, lava, len(y)))
+    snn_workload = {**snn_workload, "name": f"snn-lava-{mode}", "source": f"Lava {mode} spike counts",
+                    "mapping": {k: mapping[k] for k in ("method", *MAPPING_NUMBERS)}}
     per_layer = [{"layer": p, "compartment": "soma" if p.endswith("_y") else "receptive field",
                   "neurons": int(len(lava.neuron_counts[p])),
                   "spikes_per_sample_lava": float(np.mean(lava.window_counts[p])),

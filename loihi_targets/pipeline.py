@@ -22,6 +22,7 @@ from conversion.fixed_point import (
     simulate_float,
 )
 from conversion.ir import Graph, SpikingNetwork
+from loihi_targets.energy import MAPPING_NUMBERS
 from spiking_mcc.errors import DataError, ModelError, ParameterError
 
 MODES = ("fixed", "float")
@@ -216,8 +217,10 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: 
         "per_layer": per_layer,
         "quantisation_error": quantisation_table(net) if mode == "fixed" else [],
         "output_readout_mean": np.mean(output_real, axis=0),
-        "workloads": [_workload(f"snn-lava-{mode}", weights, names, lava.neuron_counts, len(x), timesteps,
-                                mode, x.shape[1])],
+        "workloads": [{**_workload(f"snn-lava-{mode}", weights, names, lava.neuron_counts, len(x), timesteps,
+                                   mode, x.shape[1]),
+                       **({"mapping": {k: mapping[k] for k in ("method", *MAPPING_NUMBERS)}}
+                          if "error" not in mapping else {})}],
     }
     report["wall_s"] = time.perf_counter() - start
     write_json(Path(out) / "loihi.json", report)

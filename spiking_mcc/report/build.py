@@ -39,6 +39,8 @@ FIGURE_CAPTIONS = {
     "accuracy_vs_T_mcc": "MCC converted to two-compartment spiking units: accuracy vs T.",
     "accuracy_vs_T_point": "Point-neuron network converted to spiking units: accuracy vs T.",
     "loihi_counts": "Lava vs batched engine: spikes per sample per layer (loihi.json).",
+    "loihi_counts_mcc": "MCC in Lava vs batched engine: spikes per sample per population, somata (_y) and "
+                        "receptive-field spikes (_q) (loihi_mcc.json).",
 }
 
 
@@ -281,13 +283,13 @@ def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
         return
     doc.add(Paragraph("The point network, quantised to Loihi's fixed-point ranges, run as Lava processes "
                       "(bit-accurate `fixed_pt`) and in the batched engine with the same arithmetic, then "
-                      "mapped on Loihi cores (greedy). (The MCC network's context exchange has no Lava graph "
-                      "builder yet; its Loihi cost below comes from its mapped workload.)"))
+                      "mapped on Loihi cores (greedy). The MCC network follows in the next section."))
     doc.add(Table(("quantity", "value"), (
         ("network", Path(str(loihi.get("model"))).name),
         ("mode", str(loihi.get("mode"))),
         ("samples", fmt(loihi.get("samples"))),
         ("time steps", fmt(loihi.get("timesteps"))),
+        ("accuracy, rate network, same samples (%)", pct(loihi.get("accuracy_rate"))),
         ("accuracy, Lava (%)", pct(loihi.get("accuracy_lava"))),
         ("accuracy, batched engine, same arithmetic (%)", pct(loihi.get("accuracy_engine"))),
         ("spike counts equal, Lava vs engine", fmt(loihi.get("spike_counts_equal"))),
@@ -295,6 +297,50 @@ def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
         ("inter-core spikes / sample", fmt(loihi.get("intercore_spikes"))),
     ), "loihi.json."))
     _figure(doc, figures, "loihi_counts")
+
+
+LOIHI_ENERGY_SOURCES = ("loihi_mcc.json", "loihi.json", "train_mcc.json", "train_point.json")
+
+
+def _mcc_on_loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
+    loihi = _section(run, doc, "MCC on Loihi", "loihi_mcc.json", "MCC Lava stage")
+    if loihi is None:
+        return
+    doc.add(Paragraph("The MCC network as spiking two-point units (docs/twopoint_unit.md: a gain table on "
+                      "the apical mean modulates a basal integrator; two compartments per neuron), "
+                      "quantised to Loihi integers and run as Lava `fixed_pt` processes and in the batched "
+                      "engine with the same arithmetic, on the same test samples as its rate network."))
+    doc.add(Table(("time steps", "rate network (%)", "engine, fixed point (%)", "Lava (%)",
+                   "spike counts equal", "Lava wall (s)"),
+                  tuple((fmt(r.get("timesteps")), pct(r.get("accuracy_rate")), pct(r.get("accuracy_engine")),
+                         pct(r.get("accuracy_lava")), fmt(r.get("spike_counts_equal")),
+                         fmt(r.get("lava_wall_s"))) for r in loihi.get("sweep", [])),
+                  f"loihi_mcc.json: sweep ({fmt(loihi.get('samples'))} test samples, law "
+                  f"{loihi.get('law')}, {fmt(loihi.get('compartments'))} compartments, "
+                  f"{fmt(loihi.get('cores_used'))} Loihi cores)."))
+    _figure(doc, figures, "loihi_counts_mcc")
+    energy = run.json("energy.json") or {}
+    chosen = [w for w in energy.get("workloads", []) if w.get("source_file") in LOIHI_ENERGY_SOURCES]
+    if not chosen:
+        doc.add(Paragraph("No energy figures for the Lava runs (the energy stage did not run)."))
+        return
+    devices = list(dict.fromkeys(r["device"] for r in energy.get("rows", [])))
+    by_cell = {(r["workload"], r["device"]): r["energy_j"] for r in energy.get("rows", [])}
+    doc.add(Table(("workload", *devices, "INT8 ANN"),
+                  tuple((w["name"], *(fmt(by_cell.get((w["name"], d))) for d in devices),
+                         fmt(w.get("int8_ann_j"))) for w in chosen),
+                  "energy.json: rows[].energy_j (J per inference) of the Lava-measured spiking workloads "
+                  "and the rate networks' transmissions (FPGA model 8e-5 uJ per transmission), "
+                  "workloads[].int8_ann_j."))
+    names = {w["name"]: w for w in chosen}
+    # a spiking workload counts on event-driven devices, a rate network's transmissions on any device
+    cells = [(r["energy_j"], r["workload"], r["device"]) for r in energy.get("rows", [])
+             if r["workload"] in names and (r.get("event_based") or names[r["workload"]]["kind"] != "snn")]
+    if cells:
+        best = min(cells)
+        int8 = min(w.get("int8_ann_j") or float("inf") for w in chosen)
+        doc.add(Paragraph(f"Lowest energy per inference: {best[1]} on {best[2]}, {fmt(best[0])} J, "
+                          f"against {fmt(int8)} J for the cheapest INT8-ANN reference."))
 
 
 def _mapping(run: RunFolder, doc: Document) -> None:
@@ -360,6 +406,7 @@ def build_document(out_dir: str | Path) -> tuple[Document, dict[str, Path]]:
     _mcc_vs_point(run, doc, figures, own)
     _conversion(run, doc, figures, own)
     _loihi(run, doc, figures)
+    _mcc_on_loihi(run, doc, figures)
     _mapping(run, doc)
     _energy(run, doc, own)
     _data_note(doc)
