@@ -90,6 +90,8 @@ def run_loihi_mcc(model_path: str | os.PathLike, dataset, samples: int, timestep
     snn = twopoint_spiking.calibrate(graph, data.calibration, threshold, timesteps)
     units = mcc_engine.unit_network(snn, timesteps, mode, data.calibration)
     out = ensure_dir(out_dir)
+    mcc_hardware.validate_run(units, x, timesteps)
+    map_cores(mapping_layers(units), None)  # the network fits one chip (2 compartments per neuron), or raise
     t0 = time.perf_counter()
     engine = mcc_engine.run_units(units, x, [timesteps])[0]
     engine_s = time.perf_counter() - t0
