@@ -1,6 +1,6 @@
 """MCC -> two-compartment spiking units on AV digits: accuracy vs T against the ANN; engine vs Brian2 cost.
 
-Trains the MCC network (law kp by default) and the point baseline with
+Trains the MCC network (law gain by default, the law the spiking unit realises) and the point baseline with
 ``train_model(model, "supervised", load_avdigits(), epochs, seed=0)`` (64-32 per stream), converts both
 through :func:`conversion.mcc_pipeline.convert_mcc` (distribution-aware thresholds fitted per T) and prints
 per T: test accuracy, loss vs the ANN in points (target: <= 1 point at T = 16 for MCC), spikes and synaptic
@@ -8,7 +8,7 @@ events per sample. Then the cost per sample at T = 16 of the numpy engine (media
 set) and of Brian2 (numpy code generation, so no compile step; build time reported apart) on the first
 `--brian-samples` test samples, their ratio, and whether the two agree.
 
-Usage: .venv/bin/python benchmarks/bench_conversion_mcc.py [--epochs 20] [--law kp] [--brian-samples 100]
+Usage: .venv/bin/python benchmarks/bench_conversion_mcc.py [--epochs 20] [--law gain] [--brian-samples 100]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from conversion.mcc_pipeline import convert_mcc
 from spiking_mcc.data.avdigits import load_avdigits
 from spiking_mcc.mcc.network import save_network
 from spiking_mcc.mcc.train import train_model
+from spiking_mcc.twopoint.transfer import UNIT_LAW
 
 TIMESTEPS = [1, 2, 4, 8, 16, 32]
 TIMING_T = 16
@@ -35,7 +36,7 @@ TIMING_T = 16
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--law", default="kp")
+    parser.add_argument("--law", default=UNIT_LAW)
     parser.add_argument("--brian-samples", type=int, default=100)
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")

@@ -9,5 +9,8 @@ Modules, in the order data flows through them:
 - ``thresholds``: max / percentile / channel / distribution-aware thresholds -> ``convert(graph, x_calib)``;
 - ``engine``: batched numpy IF simulation (``simulate``), ``fixed_point``: Loihi integer arithmetic;
 - ``brian_engine``: the same network in Brian2; ``nir_export``: NIR HDF5 write/read;
+- MCC networks: ``twopoint_unit`` (the spiking two-point unit, docs/twopoint_unit.md), ``twopoint_spiking``
+  (graph checks, unit layout, calibration), ``mcc_hardware`` (unit populations, float or Loihi integers),
+  ``mcc_engine`` / ``mcc_brian`` (batched engine, Brian2), ``mcc_pipeline`` (``convert`` for MCC files);
 - ``pipeline``: ``convert_and_evaluate`` (the ``spiking-mcc convert`` command).
 """

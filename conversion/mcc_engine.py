@@ -1,17 +1,17 @@
 """Batched numpy simulation of converted two-point (MCC) networks: both streams, context exchange, readout.
 
-Reads a :class:`conversion.ir.SpikingNetwork` whose graph holds Dense, ReLU, TwoPoint and Add nodes and
-any number of analog inputs (:mod:`conversion.importers.mcc` builds it, :func:`conversion.twopoint_spiking.
-calibrate` fits its thresholds). Each step walks the graph in topological order:
+The network runs as populations of the spiking two-point unit (:mod:`conversion.twopoint_unit`) built by
+:mod:`conversion.mcc_hardware` from a calibrated :class:`conversion.ir.SpikingNetwork`, in float
+(``mode="float"``) or bit-accurate Loihi integer arithmetic (``mode="fixed"``, what Lava's ``fixed_pt``
+models compute spike for spike). Local step t of a sample, layer by layer:
 
-- input nodes give their analog values every step (direct encoding); a Dense node that sees only inputs
-  is computed once;
-- a ReLU after a Dense is an IF population with reset by subtraction (:func:`conversion.engine.if_step`,
-  initial membrane f0 theta); in MCC graphs these are the receptive-field (context) populations;
-- a TwoPoint node computes its currents R_t (receptive field) and C_t (context from the receptive-field
-  spikes of this step); the ReLU after it is the two-point soma
-  (:func:`conversion.twopoint_spiking.two_point_step`);
-- the output accumulates its input current (readout "membrane"); the prediction is its argmax.
+- layer 0 gets its analog input every step (direct encoding: W x, or graded 8-bit spikes in fixed point);
+  a deeper layer gets the soma spikes of the previous layer from the same step;
+- every unit gets as context the receptive-field spikes of step t - 1 of both streams of its layer (one
+  synaptic step: Lava's ``Dense`` delays by one step, and the other delays are absorbed by shifting each
+  layer's window by its depth, as in :mod:`loihi_targets.lava_mcc_graph`);
+- the readout accumulates the classifier current of the last somata plus bias; the prediction is its
+  argmax.
 
 Synaptic events per sample are spikes x fan-out (non-zero synapses from each spiking neuron into each
 weighted node). A Dense ``{s}{l}_r`` that shares its source and weights with a TwoPoint's receptive field
@@ -22,35 +22,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from conversion import ops
-from conversion.engine import SimulationResult, if_step
-from conversion.ir import Add, Dense, Graph, ReLU, SpikingNetwork, TwoPoint
-from conversion.twopoint_spiking import TwoPointState, ann_forward, check_graph, check_inputs, two_point_step
+from conversion import mcc_hardware
+from conversion.engine import SimulationResult
+from conversion.ir import Dense, Graph, ReLU, SpikingNetwork, TwoPoint
+from conversion.mcc_hardware import Synapses, UnitNetwork
+from conversion.twopoint_spiking import (
+    ann_forward,
+    check_graph,
+    check_inputs,
+    shared_receptive_fields,
+    soma_populations,
+)
+from conversion.twopoint_unit import ACT_SHIFT, reset_state, unit_step
 from spiking_mcc.errors import ParameterError
 
-
-# -- network structure ------------------------------------------------------------------------------------
-def shared_receptive_fields(graph: Graph) -> dict[str, str]:
-    """Dense node -> TwoPoint node whose receptive field it duplicates (same source, weights and bias)."""
-    shared = {}
-    for name, node in graph.layers_in_order():
-        if not isinstance(node, TwoPoint):
-            continue
-        rf = graph.rf_source(name)
-        for source in node.context_weights:
-            before = graph.predecessors(source)
-            dense = graph.nodes.get(before[0]) if before else None
-            if (isinstance(dense, Dense) and graph.predecessors(before[0]) == [rf]
-                    and dense.weight.shape == node.rf_weight.shape
-                    and np.array_equal(dense.weight, node.rf_weight)
-                    and np.array_equal(dense.bias, node.rf_bias)):
-                shared[before[0]] = name
-    return shared
-
-
-def soma_populations(graph: Graph) -> dict[str, str]:
-    """ReLU population -> the TwoPoint node it is the soma of."""
-    return {graph.successors(n)[0]: n for n, node in graph.layers_in_order() if isinstance(node, TwoPoint)}
+MODES = ("float", "fixed")
 
 
 def _weights_from(graph: Graph, name: str, source: str) -> np.ndarray:
@@ -80,86 +66,61 @@ def fanouts(graph: Graph) -> dict[str, dict[str, np.ndarray]]:
     return maps
 
 
-def _constant_nodes(graph: Graph) -> set[str]:
-    constant = set(graph.inputs)
-    for name in graph.order:
-        node = graph.nodes[name]
-        if isinstance(node, (Dense, Add)) and all(p in constant for p in graph.predecessors(name)):
-            constant.add(name)
-    return constant
-
-
 # -- simulation -------------------------------------------------------------------------------------------
-def _run_batch(net: SpikingNetwork, inputs: dict[str, np.ndarray], steps: list[int],
-               maps: dict) -> list[dict]:
-    graph = net.graph
-    f0 = net.init_membrane_fraction
+def _current(syn: Synapses, spikes: np.ndarray, fixed: bool) -> np.ndarray:
+    """Input through one set of synapses: real current, or the Lava Dense output (W_m s) << exp."""
+    if not fixed:
+        return spikes @ syn.weight.T
+    acc = spikes.astype(np.int64) @ syn.weight.T
+    return np.left_shift(acc, syn.exp) if syn.exp > 0 else np.right_shift(acc, -syn.exp)
+
+
+def run_units(net: UnitNetwork, inputs: dict[str, np.ndarray], steps: list[int],
+              batch_size: int = 500) -> list[dict]:
+    """Simulate a unit network; per T in `steps`: {"counts": {population: (N, neurons) int64} for every
+    soma and receptive-field population, "readout": (N, classes) accumulated readout (integer units
+    for fixed)}."""
     n = len(next(iter(inputs.values())))
-    somata = soma_populations(graph)
-    shared = shared_receptive_fields(graph)
-    constant = _constant_nodes(graph)
-    cache: dict[str, np.ndarray] = {}
-    membrane = {p: np.broadcast_to(f0 * net.v_th[p], (n,) + graph.shapes[p]).copy()
-                for p in graph.populations() if p not in somata}
-    state = {p: TwoPointState.zeros((n,) + graph.shapes[p]) for p in somata}
-    counts = {p: np.zeros((n,) + graph.shapes[p]) for p in graph.populations()}
-    output = graph.outputs[0]
-    readout = np.zeros((n,) + graph.shapes[output])
-    ann = ann_forward(graph, inputs)[0]
-    drive: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    parts = [_run_batch(net, {k: v[i:i + batch_size] for k, v in inputs.items()}, steps)
+             for i in range(0, n, batch_size)]
+    merged = []
+    for k in range(len(steps)):
+        counts = {p: np.concatenate([part[k]["counts"][p] for part in parts]) for p in parts[0][k]["counts"]}
+        merged.append({"counts": counts, "readout": np.concatenate([part[k]["readout"] for part in parts])})
+    return merged
+
+
+def _run_batch(net: UnitNetwork, inputs: dict[str, np.ndarray], steps: list[int]) -> list[dict]:
+    fixed = net.fixed
+    n = len(next(iter(inputs.values())))
+    graded = mcc_hardware.check_inputs(net, inputs) if fixed else inputs
+    constant = {u.name: _current(u.rf, graded[u.rf.source], fixed)
+                for u in net.units if u.rf.source in graded}
+    state = {u.name: reset_state(u.params, (n, u.n)) for u in net.units}
+    counts = {p: np.zeros((n, u.n), np.int64) for u in net.units for p in (u.soma, u.rf_pop) if p}
+    q_prev = {u.rf_pop: np.zeros((n, u.n), bool) for u in net.units if u.rf_pop}
+    n_classes = net.readout.sources[0].weight.shape[0]
+    readout = np.zeros((n, n_classes), np.int64 if fixed else np.float64)
+    units = sorted(net.units, key=lambda u: u.depth)
     snapshots = []
     for t in range(1, steps[-1] + 1):
-        values: dict[str, np.ndarray] = dict(inputs)
-        for name in graph.order:
-            node = graph.nodes[name]
-            if name in cache:
-                values[name] = cache[name]
-            elif isinstance(node, TwoPoint):
-                rf = graph.rf_source(name)
-                own = [d for d, tp in shared.items() if tp == name]
-                if own:
-                    receptive = values[own[0]]
-                elif rf in constant:
-                    receptive = cache.setdefault(f"{name}:R", values[rf] @ node.rf_weight.T + node.rf_bias)
-                else:
-                    receptive = values[rf] @ node.rf_weight.T + node.rf_bias
-                context = sum((values[s] @ w.T for s, w in node.context_weights.items()),
-                              np.zeros_like(receptive))
-                if node.context_bias is not None:
-                    context = context + node.context_bias
-                drive[name] = (receptive, context)
-            elif isinstance(node, ReLU) and name in somata:
-                tp = somata[name]
-                state[name], spikes = two_point_step(state[name], *drive[tp], graph.nodes[tp].law,
-                                                     net.v_th[name], f0)
-                counts[name] += spikes
-                values[name] = spikes * net.output_scale[name]
-            elif isinstance(node, ReLU):
-                membrane[name], spikes = if_step(membrane[name], values[graph.predecessors(name)[0]],
-                                                 net.v_th[name], 0.0, "subtract")
-                counts[name] += spikes
-                values[name] = spikes * net.output_scale[name]
-            else:
-                values[name] = ops.apply_linear(graph, name, values)
-                if name in constant:
-                    cache[name] = values[name]
-        readout += values[output]
+        soma_now, q_now = {}, {}
+        for u in units:
+            a_rf = constant[u.name] if u.name in constant else _current(u.rf, soma_now[u.rf.source], fixed)
+            a_ctx = sum((_current(syn, q_prev[syn.source], fixed) for syn in u.context), np.zeros((n, u.n),
+                        readout.dtype))
+            state[u.name], q, s = unit_step(u.params, state[u.name], a_rf, a_ctx, t)
+            soma_now[u.soma] = s
+            counts[u.soma] += s
+            if u.rf_pop:
+                q_now[u.rf_pop] = q
+                counts[u.rf_pop] += q
+        drive = sum(_current(syn, soma_now[syn.source], fixed) for syn in net.readout.sources)
+        readout += (np.left_shift(drive, ACT_SHIFT) if fixed else drive) + net.readout.bias
+        q_prev = q_now
         if t in steps:
-            snapshots.append(_snapshot(net, t, ann, readout, counts, maps))
+            snapshots.append({"counts": {p: c.copy() for p, c in counts.items()}, "readout": readout.copy()})
     return snapshots
-
-
-def _snapshot(net: SpikingNetwork, t: int, ann: dict, readout: np.ndarray, counts: dict, maps: dict) -> dict:
-    n = len(readout)
-    events = {layer: sum((counts[s].reshape(n, -1) @ fan for s, fan in sources.items()), np.zeros(n))
-              for layer, sources in maps.items()}
-    error_terms = {}
-    for p, c in counts.items():
-        estimate = c / t * net.output_scale[p]
-        error_terms[p] = (float(np.sum((ann[p] - estimate) ** 2)), float(np.sum(ann[p] ** 2)))
-    return {"t": t, "predictions": readout.reshape(n, -1).argmax(axis=1), "readout": readout.copy(),
-            "spikes": {p: c.reshape(n, -1).sum(axis=1) for p, c in counts.items()}, "events": events,
-            "error_terms": error_terms}
 
 
 def validate_timesteps(timesteps) -> list[int]:
@@ -169,42 +130,54 @@ def validate_timesteps(timesteps) -> list[int]:
     return steps
 
 
+def unit_network(net: SpikingNetwork, timesteps: int, mode: str = "float",
+                 calibration: dict[str, np.ndarray] | None = None) -> UnitNetwork:
+    """The converted network as unit populations for T steps: float, or quantised to Loihi integers
+    with the input ranges and drives of `calibration` (per input real samples)."""
+    if mode not in MODES:
+        raise ParameterError(f"mode must be one of {list(MODES)}, got {mode!r}")
+    units = mcc_hardware.from_spiking(net, timesteps)
+    if mode == "float":
+        return units
+    if calibration is None:
+        raise ParameterError("mode 'fixed' needs calibration inputs")
+    return mcc_hardware.quantize(units, calibration)
+
+
 def simulate(net: SpikingNetwork, inputs: dict[str, np.ndarray], timesteps: int | list[int],
-             batch_size: int = 500, progress: bool = False) -> list[SimulationResult]:
+             batch_size: int = 500, progress: bool = False, mode: str = "float",
+             calibration: dict[str, np.ndarray] | None = None) -> list[SimulationResult]:
     """Run the converted network on inputs {input name: (N, features)} for max(timesteps) steps; one
-    SimulationResult per requested T (read out after T steps of the same run)."""
+    SimulationResult per requested T (read out after T steps of the same run). mode "fixed" quantises
+    for max(timesteps) with the input ranges of `calibration` (default: of `inputs`)."""
+    del progress  # one vectorised run; kept for the callers' signature
     steps = validate_timesteps(timesteps)
     graph = net.graph
     check_graph(graph)
     inputs = check_inputs(graph, inputs)
-    n = len(next(iter(inputs.values())))
+    units = unit_network(net, steps[-1], mode, calibration or inputs)
+    runs = run_units(units, inputs, steps, batch_size)
     maps = fanouts(graph)
-    batches = range(0, n, batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        batches = tqdm(batches, desc=f"two-point SNN T<={steps[-1]}", unit="batch", leave=False)
-    parts = [_run_batch(net, {k: v[i:i + batch_size] for k, v in inputs.items()}, steps, maps)
-             for i in batches]
+    ann = ann_forward(graph, inputs)[0]
+    n = len(next(iter(inputs.values())))
     analog = {name: float(_weights_from(graph, name, graph.rf_source(name)).size) for name in maps
               if name in graph.nodes and graph.rf_source(name) in graph.inputs}
     results = []
-    for k, t in enumerate(steps):
-        snaps = [part[k] for part in parts]
-        spikes = _concatenate(snaps, "spikes")
-        rates = {p: float(spikes[p].sum() / (n * np.prod(graph.shapes[p]) * t)) for p in spikes}
+    for t, run in zip(steps, runs):
+        counts = run["counts"]
+        spikes = {p: c.sum(axis=1).astype(np.float64) for p, c in counts.items()}
+        events = {group: sum((counts[s] @ fan for s, fan in sources.items()), np.zeros(n))
+                  for group, sources in maps.items()}
+        rates = {p: float(c.sum() / (c.size * t)) for p, c in counts.items()}
         errors = {}
-        for p in spikes:
-            num, den = (sum(s["error_terms"][p][i] for s in snaps) for i in (0, 1))
-            errors[p] = float(np.sqrt(num / den)) if den > 0 else 0.0
-        results.append(SimulationResult(t, np.concatenate([s["predictions"] for s in snaps]),
-                                 np.concatenate([s["readout"] for s in snaps]), spikes,
-                                 _concatenate(snaps, "events"), rates, errors, analog))
+        for p, c in counts.items():
+            estimate = c / t * np.broadcast_to(net.output_scale[p], c.shape[1:])
+            den = float(np.sum(ann[p] ** 2))
+            errors[p] = float(np.sqrt(np.sum((ann[p] - estimate) ** 2) / den)) if den > 0 else 0.0
+        readout = mcc_hardware.readout_to_real(units, run["readout"])
+        results.append(SimulationResult(t, readout.argmax(axis=1), readout, spikes, events, rates, errors,
+                                        analog))
     return results
-
-
-def _concatenate(snapshots: list[dict], key: str) -> dict[str, np.ndarray]:
-    return {name: np.concatenate([s[key][name] for s in snapshots]) for name in snapshots[0][key]}
 
 
 # -- energy workloads -------------------------------------------------------------------------------------

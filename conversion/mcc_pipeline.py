@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion import mcc_engine, pipeline, twopoint_spiking
+from conversion import mcc_engine, pipeline, thresholds, twopoint_spiking
 from conversion.engine import SimulationResult
 from conversion.importers.mcc import load_mcc_network, two_stream_graph
 from conversion.thresholds import DEFAULT_PERCENTILE
+from conversion.twopoint_unit import check_law
 from spiking_mcc.errors import DataError, ParameterError
 
 MAX_CALIBRATION_SAMPLES = 2000
@@ -145,13 +146,14 @@ def convert_mcc(model_path: str | os.PathLike, dataset_or_avdigits, timesteps: l
             raise ParameterError(f"{option}: the two-point spiking engines support only {allowed!r} for MCC "
                                  f"models, got {value!r}")
     steps = mcc_engine.validate_timesteps(timesteps)
-    if threshold not in twopoint_spiking.METHODS:
-        raise ParameterError(f"threshold must be one of {list(twopoint_spiking.METHODS)}, got {threshold!r}")
+    if threshold not in thresholds.METHODS:
+        raise ParameterError(f"threshold must be one of {list(thresholds.METHODS)}, got {threshold!r}")
     if samples is not None and samples < 1:
         raise ParameterError(f"samples must be >= 1, got {samples}")
     if not 0 <= brian_samples <= MAX_BRIAN_SAMPLES:
         raise ParameterError(f"brian_samples must be in [0, {MAX_BRIAN_SAMPLES}], got {brian_samples}")
     network = load_mcc_network(model_path)
+    check_law(network.law, str(model_path))
     graph = two_stream_graph(network)
     data = load_av_data(dataset_or_avdigits, network.n_audio, seed)
     if samples is not None:

@@ -6,8 +6,6 @@ window view of the zero-padded input (im2col without copies) and one tensordot.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from conversion.ir import (
@@ -23,9 +21,9 @@ from conversion.ir import (
     TwoPoint,
 )
 from spiking_mcc.errors import ModelError
+from spiking_mcc.twopoint.transfer import LAWS, transfer
 
-# Rate transfer laws of two-point units, filled by the MCC conversion module: law name -> f(R, C).
-TWO_POINT_LAWS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {}
+LAW_ALIASES = {"cooperation": "coop"}  # the IR's default law name -> spiking_mcc.twopoint.transfer name
 
 
 def windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
@@ -73,15 +71,14 @@ def gated_maxpool2d(value: np.ndarray, gate: np.ndarray, layer: MaxPool2d) -> np
 
 
 def two_point(node: TwoPoint, rf_input: np.ndarray, context_inputs: dict[str, np.ndarray]) -> np.ndarray:
-    law = TWO_POINT_LAWS.get(node.law)
-    if law is None:
-        raise ModelError(f"layer '{node.name}': two-point law '{node.law}' is not registered; known: "
-                         f"{sorted(TWO_POINT_LAWS)}")
+    law = LAW_ALIASES.get(node.law, node.law)
+    if law not in LAWS:
+        raise ModelError(f"layer '{node.name}': unknown two-point law '{node.law}'; known: {list(LAWS)}")
     receptive = rf_input @ node.rf_weight.T + node.rf_bias
     context = sum(context_inputs[s] @ w.T for s, w in node.context_weights.items())
     if node.context_bias is not None:
         context = context + node.context_bias
-    return law(receptive, np.broadcast_to(context, receptive.shape))
+    return transfer(law, receptive, np.broadcast_to(context, receptive.shape))
 
 
 def relu(x: np.ndarray, node: ReLU) -> np.ndarray:
@@ -128,18 +125,26 @@ def check_input(graph: Graph, x: np.ndarray, source: str = "data") -> np.ndarray
     return x.reshape((x.shape[0],) + shape)
 
 
-def forward(graph: Graph, x: np.ndarray, pre_activations: bool = False) -> dict[str, np.ndarray]:
-    """ANN forward pass of a batch: node name -> output (N, *shape). With pre_activations, each ReLU
-    population's entry is its input (the pre-activation) instead of its output."""
-    values: dict[str, np.ndarray] = {next(iter(graph.inputs)): check_input(graph, x)}
+def forward_values(graph: Graph, inputs: dict[str, np.ndarray], quantiser=None) -> tuple[dict, dict]:
+    """ANN forward pass of a (multi-input) graph from batched inputs {input name: (N, *shape)}:
+    (outputs of every node, pre-activations of every ReLU population). quantiser(name, pre) -> output
+    replaces a population's ReLU (the sequential threshold fit uses it)."""
+    values: dict[str, np.ndarray] = dict(inputs)
     pre: dict[str, np.ndarray] = {}
     for name in graph.order:
         node = graph.nodes[name]
         if isinstance(node, ReLU):
             pre[name] = values[graph.predecessors(name)[0]]
-            values[name] = relu(pre[name], node)
+            values[name] = relu(pre[name], node) if quantiser is None else quantiser(name, pre[name])
         else:
             values[name] = apply_linear(graph, name, values)
+    return values, pre
+
+
+def forward(graph: Graph, x: np.ndarray, pre_activations: bool = False) -> dict[str, np.ndarray]:
+    """ANN forward pass of a batch: node name -> output (N, *shape). With pre_activations, each ReLU
+    population's entry is its input (the pre-activation) instead of its output."""
+    values, pre = forward_values(graph, {next(iter(graph.inputs)): check_input(graph, x)})
     if pre_activations:
         values.update(pre)
     return values

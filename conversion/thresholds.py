@@ -83,32 +83,47 @@ def fit_distribution(pre_activations: np.ndarray, timesteps: int, ceiling: float
     return best
 
 
-def calibration_pre_activations(graph: Graph, x_calib: np.ndarray,
-                                batch_size: int = 512) -> dict[str, np.ndarray]:
-    """ANN pre-activations of every ReLU population on the calibration set: name -> (N, *shape)."""
-    x_calib = np.asarray(x_calib)
-    if x_calib.ndim == 0 or len(x_calib) == 0:
+def calibration_inputs(graph: Graph, x_calib) -> dict[str, np.ndarray]:
+    """Calibration data as {input name: batched array}: an array for a single-input graph (reshaped and
+    checked), or a dict per input (multi-input graphs such as the two-stream MCC, checked by the caller)."""
+    if isinstance(x_calib, dict):
+        inputs = {k: np.asarray(v, dtype=np.float64) for k, v in x_calib.items()}
+    else:
+        x_calib = np.asarray(x_calib)
+        if x_calib.ndim == 0 or len(x_calib) == 0:
+            raise DataError("calibration set is empty; thresholds need at least one calibration sample")
+        inputs = {next(iter(graph.inputs)): ops.check_input(graph, x_calib, "calibration")}
+    if not inputs or any(len(v) == 0 for v in inputs.values()):
         raise DataError("calibration set is empty; thresholds need at least one calibration sample")
+    return inputs
+
+
+def calibration_pre_activations(graph: Graph, x_calib, batch_size: int = 512) -> dict[str, np.ndarray]:
+    """ANN pre-activations of every ReLU population on the calibration set: name -> (N, *shape)."""
+    inputs = calibration_inputs(graph, x_calib)
+    n = len(next(iter(inputs.values())))
     pops = graph.populations()
     chunks: dict[str, list[np.ndarray]] = {p: [] for p in pops}
-    for start in range(0, len(x_calib), batch_size):
-        values = ops.forward(graph, x_calib[start:start + batch_size], pre_activations=True)
+    for start in range(0, n, batch_size):
+        pre = ops.forward_values(graph, {k: v[start:start + batch_size] for k, v in inputs.items()})[1]
         for p in pops:
-            chunks[p].append(values[p])
+            chunks[p].append(pre[p])
     return {p: np.concatenate(v) for p, v in chunks.items()}
 
 
-def _percentile_positive(values: np.ndarray, q: float) -> float:
+def percentile_positive(values: np.ndarray, q: float) -> float:
+    """The q-th percentile of the positive entries (1.0 when there are none)."""
     positive = values[values > 0]
     return float(np.percentile(positive, q)) if positive.size else 1.0
 
 
-def compute_thresholds(graph: Graph, x_calib: np.ndarray, method: str = "percentile", timesteps: int = 8,
+def compute_thresholds(graph: Graph, x_calib, method: str = "percentile", timesteps: int = 8,
                        percentile: float = DEFAULT_PERCENTILE, init_fraction: float = 0.0,
                        granularity: str = "channel",
                        ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
     """Thresholds v_th and output scales per population. Returns (v_th, output_scale, details).
 
+    x_calib: an array (single-input graphs) or {input name: array} (see calibration_inputs).
     granularity applies to "distribution": "layer" (one alpha, beta per population, as in the paper) or
     "channel" (one per channel / dense neuron)."""
     if granularity not in GRANULARITIES:
@@ -125,12 +140,12 @@ def compute_thresholds(graph: Graph, x_calib: np.ndarray, method: str = "percent
         ceiling = graph.nodes[p].max if isinstance(graph.nodes[p], ReLU) else None
         if method == "channel":
             per_channel = np.moveaxis(values, 1, 0).reshape(values.shape[1], -1)
-            overall = _percentile_positive(values, percentile)
-            lam = np.array([_percentile_positive(c, percentile) if np.any(c > 0) else overall
+            overall = percentile_positive(values, percentile)
+            lam = np.array([percentile_positive(c, percentile) if np.any(c > 0) else overall
                             for c in per_channel])
             lam = np.maximum(lam, CHANNEL_ALPHA_FLOOR * lam.max()).reshape((-1,) + (1,) * (values.ndim - 2))
         else:
-            lam = np.asarray(_percentile_positive(values, 100.0 if method == "max" else percentile))
+            lam = np.asarray(percentile_positive(values, 100.0 if method == "max" else percentile))
         if ceiling is not None:
             lam = np.minimum(lam, ceiling)
         v_th[p], scale[p] = lam, lam.copy()
@@ -138,15 +153,11 @@ def compute_thresholds(graph: Graph, x_calib: np.ndarray, method: str = "percent
     return v_th, scale, details
 
 
-def _fit_sequential(graph: Graph, x_calib: np.ndarray, timesteps: int, init_fraction: float,
-                    granularity: str):
+def _fit_sequential(graph: Graph, x_calib, timesteps: int, init_fraction: float, granularity: str):
     """Distribution-aware fit, population by population: each population's pre-activations come from
     the network whose earlier populations already output their T-step quantised values q_T, so later
     fits see (and absorb) the quantisation error of earlier ones."""
-    x_calib = np.asarray(x_calib)
-    if x_calib.ndim == 0 or len(x_calib) == 0:
-        raise DataError("calibration set is empty; thresholds need at least one calibration sample")
-    values: dict[str, np.ndarray] = {next(iter(graph.inputs)): ops.check_input(graph, x_calib, "calibration")}
+    values: dict[str, np.ndarray] = calibration_inputs(graph, x_calib)
     v_th, scale, details = {}, {}, {}
     for name in graph.order:
         node = graph.nodes[name]

@@ -39,6 +39,7 @@ from spiking_mcc.errors import DataError, HardwareLimitError, ModelError, Parame
 
 KINDS = ("ann", "snn", "transmissions")
 LAYER_NUMBERS = ("neurons", "fan_in", "fan_out", "macs", "synaptic_events", "spikes")
+MAPPING_NUMBERS = ("cores_used", "chips", "intercore_spikes", "hops_ew", "hops_ns")
 NOC_MAX_CHIPS = 64
 
 
@@ -88,12 +89,19 @@ def validate_workload(workload: dict, origin: str = "workload") -> dict:
         default_compartments = 2 if workload.get("model") == "mcc" else 1
         clean["compartments"] = int(layer.get("compartments", default_compartments))
         clean_layers.append(clean)
+    mapping = workload.get("mapping")
+    if mapping is not None:  # a measured mapping of the real graph (loihi.json): its NoC terms are used
+        if not isinstance(mapping, dict) or any(k not in mapping for k in MAPPING_NUMBERS):
+            raise DataError(f"{where}: 'mapping' must be an object with {list(MAPPING_NUMBERS)}")
+        mapping = {"method": str(mapping.get("method", "measured")),
+                   **{k: _number(mapping[k], f"{where}: mapping {k}") for k in MAPPING_NUMBERS}}
     return {
         "name": name,
         "model": str(workload.get("model", kind)),
         "kind": kind,
         "timesteps": timesteps,
         "layers": clean_layers,
+        **({"mapping": mapping} if mapping is not None else {}),
     }
 
 
@@ -189,7 +197,7 @@ def energy_report(
         spiking = workload["kind"] != "ann"
         noc = None
         if spiking and any(table[d].has_noc for d in chosen):
-            noc = workload_mapping(workload, method=mapper)
+            noc = workload.get("mapping") or workload_mapping(workload, method=mapper)
             if "error" in noc:
                 notes.append(f"{workload['name']}: does not fit Loihi ({noc['error']}); NoC energy omitted")
         summaries.append(

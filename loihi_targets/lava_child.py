@@ -27,15 +27,22 @@ def _run(job_dir: Path) -> None:
 
     with np.load(job_dir / "job.npz", allow_pickle=False) as job:
         arrays = {key: job[key] for key in job.files}
-    net = network_from_arrays({k[4:]: v for k, v in arrays.items() if k.startswith("net_")})
-    inputs = arrays["inputs"]
+    net_arrays = {k[4:]: v for k, v in arrays.items() if k.startswith("net_")}
     timesteps = int(arrays["timesteps"])
     chunk_steps = max(1, int(arrays["chunk_samples"]) * timesteps)
     fault = str(arrays.get("fault", np.array("")))
     t_import = time.perf_counter()
-    graph = build_graph(net, inputs, timesteps)
+    if str(net_arrays["kind"]) == "mcc":  # a converted MCC network (loihi_targets.lava_mcc_graph)
+        from conversion.mcc_hardware import from_arrays
+        from loihi_targets.lava_mcc_graph import build_mcc_graph, read_mcc_counters
+
+        inputs = {k[len("inputs_"):]: v for k, v in arrays.items() if k.startswith("inputs_")}
+        graph = build_mcc_graph(from_arrays(net_arrays), inputs, timesteps)
+        anchor, read_counters = next(iter(graph.sources.values())), read_mcc_counters
+    else:
+        graph = build_graph(network_from_arrays(net_arrays), arrays["inputs"], timesteps)
+        anchor = graph.source
     run_cfg = Loihi1SimCfg(select_tag=graph.tag)
-    anchor = graph.source
     t_build = time.perf_counter()
     timings = {"import_s": t_import - t0, "build_s": t_build - t_import}
     done = 0

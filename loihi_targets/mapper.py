@@ -90,7 +90,9 @@ class LayerSpec:
     fan_in: synapses per neuron when no matrix is given (dense if equal to the source size, a contiguous
     window of the source otherwise; required for an external source); weight_bits: bits per weight;
     source: name of an earlier layer, "input" for external input, or None for "the previous layer"
-    ("input" for the first).
+    ("input" for the first); extra_sources: further (layer name, connectivity (neurons, n_source)) blocks
+    from any layer, itself included (the context synapses of two-point units: lateral and from the
+    other stream of the same layer).
     """
 
     name: str
@@ -100,6 +102,7 @@ class LayerSpec:
     compartments_per_neuron: int = 1
     weight_bits: int = 8
     source: str | None = None
+    extra_sources: tuple = ()
 
     def __post_init__(self):
         self.name = str(self.name)
@@ -119,6 +122,15 @@ class LayerSpec:
                 raise ModelError(f"layer '{self.name}': connectivity contains NaN/Inf")
             matrix.eliminate_zeros()
             self.connectivity = matrix
+        extra = []
+        for source, block in self.extra_sources:
+            matrix = sparse.csr_matrix(block)
+            if matrix.shape[0] != self.neurons:
+                raise ModelError(f"layer '{self.name}': connectivity from '{source}' has {matrix.shape[0]} "
+                                 f"rows, expected {self.neurons}")
+            matrix.eliminate_zeros()
+            extra.append((str(source), matrix))
+        self.extra_sources = tuple(extra)
 
 
 @dataclass(frozen=True)
@@ -221,6 +233,14 @@ def _build_network(layers: list[LayerSpec], limits: CoreLimits) -> _Network:
             raise ModelError(
                 f"layer '{layer.name}': source '{source}' is not an earlier layer or '{EXTERNAL}'"
             )
+        for extra, matrix in layer.extra_sources:
+            if extra not in names:
+                raise ModelError(f"layer '{layer.name}': extra source '{extra}' is not a layer")
+            j = names.index(extra)
+            if matrix.shape[1] != layers[j].neurons:
+                raise ModelError(f"layer '{layer.name}': connectivity from '{extra}' has {matrix.shape[1]} "
+                                 f"columns but that layer has {layers[j].neurons} neurons")
+            blocks.append((i, ("layer", j), matrix))
     offsets = list(n_external + np.concatenate([[0], np.cumsum([la.neurons for la in layers])[:-1]]))
     n_all = n_external + sum(la.neurons for la in layers)
     rows, cols = [], []

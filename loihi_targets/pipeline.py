@@ -22,6 +22,7 @@ from conversion.fixed_point import (
     simulate_float,
 )
 from conversion.ir import Graph, SpikingNetwork
+from loihi_targets.energy import MAPPING_NUMBERS
 from spiking_mcc.errors import DataError, ModelError, ParameterError
 
 MODES = ("fixed", "float")
@@ -110,19 +111,24 @@ def _workload(name: str, weights: list[np.ndarray], names: list[str], neuron_cou
             "source": f"Lava {mode} spike counts"}
 
 
-def _map_cores(weights: list[np.ndarray], names: list[str], neuron_spikes: list[np.ndarray]) -> dict:
-    try:
-        from loihi_targets.mapper import layers_from_weights, map_network
-    except ImportError:  # the mapper ships with the same package; keep the report honest if absent
-        return {"error": "loihi_targets.mapper not available"}
-    specs = layers_from_weights([(w != 0).astype(np.int8) for w in weights], names=names)
-    spikes = [np.asarray(s, dtype=np.float64) for s in neuron_spikes]
-    spikes += [np.zeros(w.shape[0]) for w in weights[len(spikes):]]
+def map_cores(specs: list, spikes) -> dict:
+    """Greedy core mapping of LayerSpecs with measured spikes per neuron (list or dict per layer)."""
+    from loihi_targets.mapper import map_network
+
     return map_network(specs, spikes_per_neuron=spikes, method="greedy").summary()
 
 
+def _map_chain(weights: list[np.ndarray], names: list[str], neuron_spikes: list[np.ndarray]) -> dict:
+    from loihi_targets.mapper import layers_from_weights
+
+    specs = layers_from_weights([(w != 0).astype(np.int8) for w in weights], names=names)
+    spikes = [np.asarray(s, dtype=np.float64) for s in neuron_spikes]
+    spikes += [np.zeros(w.shape[0]) for w in weights[len(spikes):]]
+    return map_cores(specs, spikes)
+
+
 def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: str | os.PathLike,
-              seed: int = 0, threshold: str = "percentile", timeout_s: float = DEFAULT_TIMEOUT_S,
+              seed: int = 0, threshold: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
               progress: bool = False) -> dict:
     """Run `samples` test samples of `dataset` through `model` in Lava (`mode` "fixed" or "float") and
     through the batched engine with the same arithmetic; write ``out_dir/loihi.json`` and return it.
@@ -137,6 +143,16 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: 
 
     start = time.perf_counter()
     _check_args(samples, timesteps, mode, timeout_s)
+    if isinstance(model, (str, os.PathLike)):
+        from conversion.importers.mcc import is_mcc_file
+
+        if is_mcc_file(model, "mcc"):  # two-point units: their own graph (loihi_targets.mcc_pipeline)
+            from loihi_targets.mcc_pipeline import run_loihi_mcc
+
+            return run_loihi_mcc(model, dataset, samples, timesteps, mode, out_dir, seed=seed,
+                                 threshold=threshold or "distribution", timeout_s=timeout_s,
+                                 progress=progress)
+    threshold = threshold or "percentile"
     out = ensure_dir(out_dir)
     data_name, x_test, y_test, x_calib = _load_data(dataset, seed)
     snn = _load_network(model, np.asarray(x_calib)[:CALIBRATION_SAMPLES], timesteps, threshold)
@@ -173,7 +189,7 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: 
     names = [layer.name for layer in net.layers]
     spikes_per_sample = [float(np.mean(c)) for c in lava.window_counts]
     weights = [layer.weight_mant if mode == "fixed" else layer.weight for layer in net.layers]
-    mapping = _map_cores(weights, names, [c / len(x) for c in lava.neuron_counts])
+    mapping = _map_chain(weights, names, [c / len(x) for c in lava.neuron_counts])
     per_layer = [{"layer": names[i], "neurons": int(len(lava.neuron_counts[i])),
                   "spikes_per_sample_lava": spikes_per_sample[i],
                   "spikes_per_sample_engine": float(np.mean(engine_window[i])),
@@ -181,10 +197,14 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: 
                   "neuron_counts_lava": lava.neuron_counts[i]}
                  for i in range(n_pop)]
     output_real = readout_to_real(net, lava.output) if mode == "fixed" else lava.output
+    from conversion import ops
+
     report = {
         "model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
-        "data": data_name, "samples": int(len(x)), "timesteps": int(timesteps), "mode": mode,
+        "model_kind": "point", "data": data_name, "samples": int(len(x)), "timesteps": int(timesteps),
+        "mode": mode,
         "seed": int(seed), "reset": net.reset, "readout": net.readout,
+        "accuracy_rate": float(np.mean(ops.predict(snn.graph, x) == y)),
         "accuracy_lava": float(np.mean(lava.predictions == y)),
         "accuracy_engine": float(np.mean(engine.predictions == y)),
         "accuracy_conversion_engine_float": reference.accuracy(y),
@@ -197,8 +217,10 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: 
         "per_layer": per_layer,
         "quantisation_error": quantisation_table(net) if mode == "fixed" else [],
         "output_readout_mean": np.mean(output_real, axis=0),
-        "workloads": [_workload(f"snn-lava-{mode}", weights, names, lava.neuron_counts, len(x), timesteps,
-                                mode, x.shape[1])],
+        "workloads": [{**_workload(f"snn-lava-{mode}", weights, names, lava.neuron_counts, len(x), timesteps,
+                                   mode, x.shape[1]),
+                       **({"mapping": {k: mapping[k] for k in ("method", *MAPPING_NUMBERS)}}
+                          if "error" not in mapping else {})}],
     }
     report["wall_s"] = time.perf_counter() - start
     write_json(Path(out) / "loihi.json", report)

@@ -34,8 +34,9 @@ POLL_S = 0.05
 @dataclass
 class LavaRunResult:
     """Counters read back from Lava. window_counts[i]: (n,) spikes of population i per sample;
-    neuron_counts[i]: (neurons,) over all samples; output: (n, n_out) accumulated membrane (membrane
-    readout, membrane units) or output spike counts; timings: child-side seconds; wall_s: parent wall."""
+    neuron_counts[i]: (neurons,) over all samples (an MCC run: dicts keyed by population name);
+    output: (n, n_out) accumulated membrane (membrane readout, membrane units) or output spike counts;
+    timings: child-side seconds; wall_s: parent wall."""
 
     window_counts: list
     neuron_counts: list
@@ -151,11 +152,48 @@ def run_lava(net: FixedPointNetwork | FloatNetwork, inputs: np.ndarray, timestep
         raise DataError("no samples to run")
     if timeout_s <= 0:
         raise ParameterError(f"timeout_s must be > 0, got {timeout_s}")
+    data = _run_job({"inputs": payload, **{f"net_{k}": v for k, v in network_to_arrays(net).items()}},
+                    timesteps, int(payload.shape[0]), timeout_s, chunk_samples, progress, _fault)
+    n_pop = net.n_populations
+    as_type = np.int64 if isinstance(net, FixedPointNetwork) else np.float64  # Var.get returns floats
+    timings = {k[len("timing_"):]: float(v) for k, v in data.items() if k.startswith("timing_")}
+    return LavaRunResult(window_counts=[data[f"window_counts{i}"].astype(np.int64) for i in range(n_pop)],
+                         neuron_counts=[data[f"neuron_counts{i}"].astype(np.int64) for i in range(n_pop)],
+                         output=np.rint(data["output"]).astype(as_type) if as_type is np.int64
+                         else data["output"], timings=timings, wall_s=time.perf_counter() - start)
+
+
+def run_lava_mcc(net, inputs: dict[str, np.ndarray], timesteps: int, *, timeout_s: float = 300.0,
+                 chunk_samples: int = 50, progress: bool = False) -> LavaRunResult:
+    """Run a converted MCC network (:class:`conversion.mcc_hardware.UnitNetwork`) in Lava on real inputs
+    {stream: (n, features)}: ``fixed_pt`` models for a quantised network, ``floating_pt`` otherwise.
+    Every limit is checked before Lava starts (:func:`conversion.mcc_hardware.validate_run`)."""
+    from conversion.mcc_hardware import to_arrays, validate_run
+
+    start = time.perf_counter()
+    if timeout_s <= 0:
+        raise ParameterError(f"timeout_s must be > 0, got {timeout_s}")
+    payload = validate_run(net, inputs, timesteps)
+    n_samples = len(next(iter(payload.values())))
+    data = _run_job({**{f"inputs_{k}": v for k, v in payload.items()},
+                     **{f"net_{k}": v for k, v in to_arrays(net).items()}},
+                    timesteps, n_samples, timeout_s, chunk_samples, progress)
+    counts = {kind: {k.split("__", 1)[1]: v.astype(np.int64) for k, v in data.items()
+                     if k.startswith(f"{kind}__")} for kind in ("window_counts", "neuron_counts")}
+    output = np.rint(data["output"]).astype(np.int64) if net.fixed else data["output"]
+    timings = {k[len("timing_"):]: float(v) for k, v in data.items() if k.startswith("timing_")}
+    return LavaRunResult(counts["window_counts"], counts["neuron_counts"], output, timings,
+                         time.perf_counter() - start)
+
+
+def _run_job(job: dict[str, np.ndarray], timesteps: int, n_samples: int, timeout_s: float,
+             chunk_samples: int, progress: bool, _fault: str = "") -> dict[str, np.ndarray]:
+    """Write the job (network and inputs as plain arrays), run the Lava child in its own process group
+    with a timeout, clean up, and return the child's result arrays."""
     with tempfile.TemporaryDirectory(prefix="spiking-mcc-lava-") as tmp:
         job_dir = Path(tmp)
-        save_npz(job_dir / "job.npz", inputs=payload, timesteps=np.array(timesteps),
-                 chunk_samples=np.array(max(1, int(chunk_samples))), fault=np.array(_fault),
-                 **{f"net_{k}": v for k, v in network_to_arrays(net).items()})
+        save_npz(job_dir / "job.npz", timesteps=np.array(timesteps),
+                 chunk_samples=np.array(max(1, int(chunk_samples))), fault=np.array(_fault), **job)
         shm_before = _shm_entries()
         log = open(job_dir / "child.log", "wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -171,19 +209,13 @@ def run_lava(net: FixedPointNetwork | FloatNetwork, inputs: np.ndarray, timestep
             log.close()
             _remove_orphan_shm(shm_before)
         if timed_out:
-            raise SimulatorError(f"Lava run timed out after {timeout_s:g} s ({payload.shape[0]} samples x "
+            raise SimulatorError(f"Lava run timed out after {timeout_s:g} s ({n_samples} samples x "
                                  f"{timesteps} steps); the process group was killed")
         if child.returncode != 0 or not (job_dir / "result.npz").exists():
             raise SimulatorError(f"Lava run failed (exit code {child.returncode}): {_error_text(job_dir)}")
         with np.load(job_dir / "result.npz", allow_pickle=False) as res:
             data = {key: res[key] for key in res.files}
-    n_pop = net.n_populations
-    as_type = np.int64 if isinstance(net, FixedPointNetwork) else np.float64  # Var.get returns floats
-    timings = {k[len("timing_"):]: float(v) for k, v in data.items() if k.startswith("timing_")}
-    return LavaRunResult(window_counts=[data[f"window_counts{i}"].astype(np.int64) for i in range(n_pop)],
-                         neuron_counts=[data[f"neuron_counts{i}"].astype(np.int64) for i in range(n_pop)],
-                         output=np.rint(data["output"]).astype(as_type) if as_type is np.int64
-                         else data["output"], timings=timings, wall_s=time.perf_counter() - start)
+    return data
 
 
 def _project_root() -> str:

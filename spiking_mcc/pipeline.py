@@ -30,14 +30,15 @@ from typing import Any
 from spiking_mcc import __version__
 from spiking_mcc.errors import ParameterError, SpikingMCCError
 from spiking_mcc.io import ensure_dir, read_json, write_json
+from spiking_mcc.twopoint.transfer import UNIT_LAW
 
 RUN_JSON = "run.json"
 MODELS = ("mcc", "point")
-LAVA_MODEL = "point"  # run_loihi takes Dense chains; the MCC context exchange has no Lava graph builder
+LOIHI_FILES = {"mcc": "loihi_mcc.json", "point": "loihi.json"}  # Lava fixed-point result per network
 FPGA_ENERGY_PER_TRANSMISSION_UJ = 8e-5  # one synaptic transmission, Xilinx UltraScale+ (Adeel et al. 2022)
 # Result files whose workloads the energy stage costs, in report order.
 ENERGY_SOURCES = ("train_mcc.json", "train_point.json", "convert_mcc.json", "convert_point.json",
-                  "loihi.json")
+                  "loihi_mcc.json", "loihi.json")
 REPORT_FILES = ("report.md", "report.html")
 VERSIONED_PACKAGES = ("numpy", "scipy", "brian2", "lava-nc", "onnx", "nir", "scikit-learn", "matplotlib")
 
@@ -60,7 +61,7 @@ class RunConfig:
     lava_timesteps: int
     energy_timesteps: int
     audio_snr_db: float | None
-    law: str = "kp"
+    law: str = UNIT_LAW  # the law the spiking two-point unit realises (docs/twopoint_unit.md)
 
     @classmethod
     def for_mode(cls, quick: bool, seed: int) -> RunConfig:
@@ -197,17 +198,30 @@ def stage_convert(ctx: RunContext) -> list[Path]:
 
 
 def stage_loihi(ctx: RunContext) -> list[Path]:
-    """The point network in Lava, bit-accurate fixed point, against the batched engine's same arithmetic.
-
-    The MCC network's context exchange has no Lava graph builder (run_loihi takes Dense chains), so the
-    Lava subset is the point network; the MCC network's Loihi cost comes from its mapped workload."""
+    """Both networks in Lava, bit-accurate fixed point, against the batched engine's same arithmetic: the
+    point network as a Dense/LIF chain (loihi.json), the MCC network as two-point units
+    (loihi_mcc.json, docs/twopoint_unit.md) at lava_timesteps and, for the report's accuracy-vs-T
+    table, at half and twice that T (its "sweep")."""
     loihi = require("loihi_targets.pipeline", "run_loihi")
-    loihi.run_loihi(ctx.artefacts[f"{LAVA_MODEL}_model"], "avdigits", samples=ctx.config.lava_samples,
-                    timesteps=ctx.config.lava_timesteps, mode="fixed", out_dir=ctx.out_dir,
-                    seed=ctx.config.seed, progress=ctx.progress)
-    figure = ctx.out_dir / "loihi_counts.png"
-    ctx.add_figure("loihi_counts", figure)
-    return [ctx.out_dir / "loihi.json", figure]
+    common = {"samples": ctx.config.lava_samples, "mode": "fixed", "seed": ctx.config.seed,
+              "progress": ctx.progress}
+    main_t = ctx.config.lava_timesteps
+    loihi.run_loihi(ctx.artefacts["point_model"], "avdigits", timesteps=main_t, out_dir=ctx.out_dir, **common)
+    written = [ctx.out_dir / LOIHI_FILES["point"], ctx.out_dir / "loihi_counts.png"]
+    ctx.add_figure("loihi_counts", ctx.out_dir / "loihi_counts.png")
+    sweep, main = [], None
+    for t in sorted({max(1, main_t // 2), main_t, 2 * main_t}):
+        folder = ctx.out_dir / "loihi_mcc" / f"T{t}"
+        report = loihi.run_loihi(ctx.artefacts["mcc_model"], "avdigits", timesteps=t, out_dir=folder,
+                                 **common)
+        sweep.append({k: report[k] for k in ("timesteps", "accuracy_rate", "accuracy_engine", "accuracy_lava",
+                                             "spike_counts_equal", "lava_wall_s")})
+        written += [folder / "loihi.json", folder / "loihi_counts.png"]
+        if t == main_t:
+            main = report
+    written.append(write_json(ctx.out_dir / LOIHI_FILES["mcc"], {**main, "sweep": sweep}))
+    ctx.add_figure("loihi_counts_mcc", ctx.out_dir / "loihi_mcc" / f"T{main_t}" / "loihi_counts.png")
+    return written
 
 
 def stage_mapping(ctx: RunContext) -> list[Path]:
@@ -227,6 +241,13 @@ def stage_mapping(ctx: RunContext) -> list[Path]:
                 rows.append({"model": model, "workload": workload["name"], "source_file": source.name,
                              "timesteps": workload["timesteps"], "method": method,
                              **energy.workload_mapping(checked, method=method)})
+    for model, name in LOIHI_FILES.items():  # the Lava graphs themselves (MCC: context synapses included)
+        source = ctx.out_dir / name
+        if source.is_file():
+            report = read_json(source)
+            mapping = {k: v for k, v in report.get("mapping", {}).items() if not k.endswith("_per_core")}
+            rows.append({"model": model, "workload": f"{model} Lava graph", "source_file": name,
+                         "timesteps": report["timesteps"], **mapping})
     return [write_json(ctx.out_dir / "mapping.json", {"rows": rows})]
 
 
@@ -252,11 +273,12 @@ def stage_energy(ctx: RunContext) -> list[Path]:
 
 def _workload_label(source: str, workload: dict) -> str:
     """A readable, unique name: which network, which form (rate, ANN, SNN at T, Lava)."""
-    model = LAVA_MODEL if source == "loihi.json" else source.removesuffix(".json").split("_")[-1]
+    lava = {file: model for model, file in LOIHI_FILES.items()}
+    model = lava.get(source) or source.removesuffix(".json").split("_")[-1]
     network = {"mcc": "MCC", "point": "point"}[model]
     if source.startswith("train_"):
         return f"{network} rate network ({workload['kind']})"
-    if source == "loihi.json":
+    if source in lava:
         return f"{network} SNN in Lava, T={workload['timesteps']}"
     if workload["kind"] == "ann":
         return f"{network} ANN"

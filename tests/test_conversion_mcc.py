@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conversion import engine, mcc_engine, twopoint_spiking
+from conversion import engine, mcc_engine, twopoint_spiking, twopoint_unit
 from conversion.importers.mcc import load_mcc_network, read_mcc_model, two_stream_graph
 from conversion.importers.npz import write_npz_model
 from conversion.ir import Dense, Graph, ReLU, SpikingNetwork
@@ -16,7 +16,7 @@ from spiking_mcc.errors import DataError, ModelError
 from spiking_mcc.io import load_npz, read_json, save_npz
 from spiking_mcc.mcc.network import forward, save_network
 from spiking_mcc.mcc.train import TrainConfig, train_model
-from spiking_mcc.twopoint.transfer import transfer
+from spiking_mcc.twopoint.transfer import UNIT_LAW, transfer
 
 SMALL = TrainConfig(hidden=(24, 12))
 EPOCHS = 4
@@ -29,7 +29,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def models(data, tmp_path_factory):
-    """Small MCC (law kp) and point networks trained for a few epochs, saved as model files."""
+    """Small MCC (default law, gain) and point networks trained for a few epochs, saved as model files."""
     folder = tmp_path_factory.mktemp("mcc_models")
     paths = {}
     for model in ("mcc", "point"):
@@ -43,56 +43,69 @@ def _inputs(data, split: str, n: int | None = None) -> dict[str, np.ndarray]:
 
 
 # -- the spiking two-point unit ---------------------------------------------------------------------------
-@pytest.mark.parametrize("law", ["kp", "coop", "additive"])
-def test_unit_rate_follows_law_under_constant_currents(law):
-    r, c = np.meshgrid(np.linspace(-1.0, 2.0, 13), np.linspace(-1.0, 1.0, 9))
-    target = np.maximum(transfer(law, r, c), 0.0)
-    v_th = float(target.max())
-    steps = 2000
-    rate = twopoint_spiking.unit_rate(law, r, c, v_th, steps, init_fraction=0.5)
-    # N = floor(T A / theta + 1/2): rate * theta is within theta / (2T) of relu(A) (A <= theta on the grid)
-    np.testing.assert_allclose(rate * v_th, target, atol=v_th / (2 * steps) + 1e-12)
+def _law_error_bound(r: np.ndarray, theta: float, steps: int) -> np.ndarray:
+    """T-step quantiser (theta / 2T), the gain-1 first step (theta / T), the table (|R| g'max step / 2)."""
+    return 1.5 * theta / steps + np.abs(r) * twopoint_unit.LUT_STEP / 2 + 1e-12
 
 
-@pytest.mark.parametrize("law", ["kp", "coop", "additive"])
-def test_unit_rate_follows_law_with_spike_train_inputs(law):
+@pytest.mark.parametrize("steps", [16, 2000])
+def test_unit_rate_follows_the_gain_law_under_constant_currents(steps):
+    r, c = np.meshgrid(np.linspace(-1.0, 2.0, 13), np.linspace(-3.1, 3.1, 37))  # C between table entries
+    target = np.maximum(transfer(UNIT_LAW, r, c), 0.0)
+    theta = 4.0
+    rate = twopoint_unit.unit_rate(r, c, theta, steps, init_fraction=0.5)
+    assert np.all(np.abs(rate * theta - target) <= _law_error_bound(r, theta, steps))
+
+
+def test_unit_rate_follows_the_gain_law_with_spike_train_inputs():
     """R and C arrive as weighted spike trains (regular IF encoders) plus a bias, as inside a network."""
     x_r, x_c = np.meshgrid(np.linspace(0.0, 1.0, 11), np.linspace(0.0, 1.0, 7))
-    w_r, b_r, w_c, b_c = 2.0, -0.5, 1.5, -0.5  # mean R in [-0.5, 1.5], mean C in [-0.5, 1]
-    target = np.maximum(transfer(law, w_r * x_r + b_r, w_c * x_c + b_c), 0.0)
-    v_th = float(target.max())
-    steps = 2000
-    enc_r, enc_c = np.zeros_like(x_r), np.zeros_like(x_c)
-    state = twopoint_spiking.TwoPointState.zeros(x_r.shape)
-    for _ in range(steps):
+    w_r, b_r, w_c, b_c = 2.0, -0.5, 3.0, -1.5  # mean R in [-0.5, 1.5], mean C in [-1.5, 1.5]
+    target = np.maximum(transfer(UNIT_LAW, w_r * x_r + b_r, w_c * x_c + b_c), 0.0)
+    theta, steps = 4.0, 2000
+    params = twopoint_unit.float_params(theta, theta, 0.0, 0.5, steps)
+    state = twopoint_unit.reset_state(params, x_r.shape)
+    enc_r, enc_c, count = np.zeros_like(x_r), np.zeros_like(x_c), np.zeros_like(x_r)
+    for t in range(1, steps + 1):
         enc_r, spikes_r = engine.if_step(enc_r, x_r, 1.0)
         enc_c, spikes_c = engine.if_step(enc_c, x_c, 1.0)
-        state, _ = twopoint_spiking.two_point_step(state, w_r * spikes_r + b_r, w_c * spikes_c + b_c, law,
-                                                   v_th, 0.5)
-    rate = state.n_spikes / steps
-    assert np.max(np.abs(rate * v_th - target)) < 0.005 * v_th
+        state, _, spikes = twopoint_unit.unit_step(params, state, w_r * spikes_r + b_r, w_c * spikes_c + b_c,
+                                                   t)
+        count += spikes
+    assert np.max(np.abs(count / steps * theta - target)) < 0.01 * theta
 
 
-def test_context_modulates_but_kp_context_alone_is_silent():
-    """Kay & Phillips: context amplifies coherent drive (r c > 0), weakens incoherent, cannot fire alone."""
-    rate = lambda r, c: twopoint_spiking.unit_rate("kp", r, c, 4.0, 400)  # noqa: E731
+def test_context_modulates_but_context_alone_is_silent():
+    """The apical gain amplifies coherent drive (R, C > 0), attenuates conflicting, cannot fire alone."""
+    rate = lambda r, c: twopoint_unit.unit_rate(r, c, 4.0, 400)  # noqa: E731
     assert rate(0.0, 2.0) == 0.0
     assert rate(1.0, 1.0) > 1.5 * rate(1.0, 0.0)
-    assert rate(1.0, -1.0) < 0.7 * rate(1.0, 0.0)
+    assert rate(1.0, -1.0) < 0.3 * rate(1.0, 0.0)
 
 
 def test_point_law_is_plain_integrate_and_fire():
     rng = np.random.default_rng(0)
     currents = rng.normal(0.3, 0.8, (50, 200, 40))  # time-varying input, steps x samples x units
     v_th = 0.9
-    state = twopoint_spiking.TwoPointState.zeros(currents.shape[1:])
+    params = twopoint_unit.float_params(v_th, v_th, 0.0, 0.5, len(currents), law="point")
+    state = twopoint_unit.reset_state(params, currents.shape[1:])
     v = np.full(currents.shape[1:], 0.5 * v_th)
-    for current in currents:
+    total = 0
+    for t, current in enumerate(currents, start=1):
         context = rng.normal(size=current.shape)  # ignored by the point law
-        state, spikes_two_point = twopoint_spiking.two_point_step(state, current, context, "point", v_th, 0.5)
+        state, _, spikes_two_point = twopoint_unit.unit_step(params, state, current, context, t)
         v, spikes_if = engine.if_step(v, current, v_th)
         assert np.mean(spikes_two_point != spikes_if) < 1e-3  # only float round-off at exact ties may differ
-    assert state.n_spikes.sum() > 0.1 * currents.size / 2  # the neurons did fire
+        total += spikes_two_point.sum()
+    assert total > 0.1 * currents.size / 2  # the neurons did fire
+
+
+def test_a_law_the_unit_cannot_realise_is_a_one_line_error(data, tmp_path):
+    result = train_model("mcc", "supervised", data, 1, 0, law="kp", config=SMALL)
+    path = save_network(result.network, tmp_path / "kp.npz")
+    with pytest.raises(ModelError, match=r"kp.npz: the spiking two-point unit realises .*'kp'") as err:
+        convert_mcc(path, data, [8])
+    assert "\n" not in str(err.value)
 
 
 # -- import ---------------------------------------------------------------------------------------------

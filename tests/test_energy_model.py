@@ -77,6 +77,19 @@ def test_snn_breakdown_on_loihi_follows_the_formula():
     assert r["energy_j"] == pytest.approx(sum(parts.values()))
 
 
+def test_a_measured_mapping_of_the_real_graph_gives_the_noc_terms():
+    """A workload carrying the mapping of its real graph (loihi.json: MCC context traffic included)
+    is costed with that mapping, not with the chain approximation."""
+    measured = {"method": "greedy", "cores_used": 5, "chips": 1, "intercore_spikes": 900.0, "hops_ew": 700.0,
+                "hops_ns": 300.0}
+    report = energy_report([{**mlp_snn(), "mapping": measured}], devices=["loihi1"])
+    assert report["workloads"][0]["mapping"] == measured
+    noc = row(report, "mlp-snn", "loihi1")["breakdown_j"]["noc"]
+    assert noc == pytest.approx(900 * 1.7e-12 + 700 * 3e-12 + 300 * 4e-12)
+    with pytest.raises(DataError, match="'mapping' must be an object"):
+        validate_workload({**mlp_snn(), "mapping": {"cores_used": 5}})
+
+
 def test_synaptic_energy_scales_with_measured_events():
     low = energy_report([mlp_snn(spikes_hidden=50)], devices=["spinnaker2"])
     high = energy_report([mlp_snn(spikes_hidden=500)], devices=["spinnaker2"])

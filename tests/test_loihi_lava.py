@@ -212,69 +212,6 @@ def test_out_of_range_parameter_is_refused_before_any_process_starts(fixed_subtr
         run_lava(net, x_nan, T)
 
 
-_TWO_POINT_SCRIPT = """
-import json
-import numpy as np
-from lava.magma.core.run_conditions import RunSteps
-from lava.magma.core.run_configs import Loihi1SimCfg
-from lava.proc.io.source import RingBuffer
-from loihi_targets.lava_procs.counters import SpikeCounter
-from loihi_targets.lava_procs.two_point import TwoPointLIF
-
-steps = 60
-rf = np.array([0.3, 0.3, 0.3, 0.0, 0.3])
-ctx = np.array([0.0, 0.05, -0.05, 0.5, 0.02])
-counts = {}
-for tag, scale in (("floating_pt", None), ("fixed_pt", 1000)):
-    if scale is None:
-        params = dict(d_s=0.0, d_a=0.5, vth=1.0, v_ref=0.1)
-        rf_in, ctx_in = rf, ctx
-    else:
-        params = dict(d_s=0, d_a=2048, vth=scale, v_ref=int(0.1 * scale))
-        rf_in, ctx_in = np.rint(rf * scale).astype(np.int32), np.rint(ctx * scale).astype(np.int32)
-    rf_src = RingBuffer(data=np.repeat(rf_in[:, None], steps, axis=1))
-    ctx_src = RingBuffer(data=np.repeat(ctx_in[:, None], steps, axis=1))
-    cell = TwoPointLIF(shape=(5,), **params)
-    counter = SpikeCounter(shape=(5,), num_windows=1, window=steps, offset=0, per_neuron=True)
-    rf_src.s_out.connect(cell.a_rf)
-    ctx_src.s_out.connect(cell.a_ctx)
-    cell.s_out.connect(counter.s_in)
-    try:
-        counter.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi1SimCfg(select_tag=tag))
-        counts[tag] = np.asarray(counter.neuron_counts.get()).tolist()
-    finally:
-        counter.stop()
-print("COUNTS=" + json.dumps(counts))
-"""
-
-
-def test_two_point_process_context_modulates_somatic_drive():
-    """Float and fixed models of TwoPointLIF: zero context = point LIF, coherent context amplifies,
-    opposing context attenuates, context alone never fires; fixed = float within one spike.
-
-    Lava runs in its own process group (as the runner does), never inside pytest's process."""
-    import subprocess
-    import sys
-
-    proc = subprocess.Popen([sys.executable, "-c", _TWO_POINT_SCRIPT], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=180)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        proc.communicate()
-        pytest.fail("TwoPointLIF Lava run timed out")
-    assert proc.returncode == 0, err[-2000:]
-    line = [ln for ln in out.splitlines() if ln.startswith("COUNTS=")][-1]
-    counts = {tag: np.asarray(v) for tag, v in json.loads(line[len("COUNTS="):]).items()}
-    float_counts, fixed_counts = counts["floating_pt"], counts["fixed_pt"]
-    point, up, down, alone, mild = float_counts
-    assert alone == 0
-    assert down < point < mild < up
-    assert up >= 1.8 * point  # gain saturates at g_max = 2
-    assert np.max(np.abs(fixed_counts - float_counts)) <= 1
-
-
 def test_cli_loihi_writes_report_with_workloads(trained, tmp_path, cli):
     from conversion.importers.npz import write_npz_model
 

@@ -15,7 +15,7 @@ import pytest
 from spiking_mcc.report.numbers import fmt, pct
 
 STAGE_JSON = ("cells.json", "train_mcc.json", "train_point.json", "compare.json", "convert_mcc.json",
-              "convert_point.json", "loihi.json", "energy.json", "mapping.json")
+              "convert_point.json", "loihi.json", "loihi_mcc.json", "energy.json", "mapping.json")
 # Keys that hold wall-clock measurements or machine-dependent timing, excluded from determinism.
 TIMING_KEY = re.compile(r"(^|_)(wall|time|elapsed|seconds|compile|startup)(_|$)|_s$|_per_s$")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?(e[+-]\d+)?$")

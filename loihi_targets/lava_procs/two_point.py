@@ -1,23 +1,16 @@
-r"""TwoPointLIF: a two-compartment (two-point) neuron whose apical potential modulates somatic drive.
+r"""TwoPointUnit: the spiking two-point unit (:mod:`conversion.twopoint_unit`) as a Lava Process.
 
-Per time step, with receptive-field input :math:`a_R` (port ``a_rf``) and context input :math:`a_C`
-(port ``a_ctx``):
+Two compartments per neuron: an apical integrator of the context input (port ``a_ctx``) whose running
+mean indexes the gain table, and a basal/somatic integrator of the receptive-field input (port
+``a_rf``) that fires the receptive-field spikes (``q_out``, the context carriers) and, through the gain
+table, the somatic spikes (``s_out``). The step arithmetic is :func:`conversion.twopoint_unit.unit_step`
+itself: the batched engine and both models run the same function, the ``floating_pt`` model on floats,
+the ``fixed_pt`` model on integers (bit-exact with ``conversion.mcc_engine`` mode "fixed").
 
-.. math::
-
-    v_a[t] &= (1 - d_a)\, v_a[t-1] + a_C[t]                          && \text{apical: leaky context}\\
-    g[t]   &= \mathrm{clip}\big(1 + v_a[t] / v_{ref},\; g_{min},\; g_{max}\big)
-                                                                     && \text{apical gain}\\
-    v_s[t] &= (1 - d_s)\, v_s[t-1] + g[t]\, a_R[t] + b               && \text{soma}\\
-    z[t]   &= v_s[t] > v_{th}, \quad v_s \leftarrow 0 \text{ at a spike}
-
-Coherent context (:math:`v_a > 0`) amplifies the feed-forward drive up to :math:`g_{max}`, opposing
-context attenuates it down to :math:`g_{min}` (0.5 by default, the :math:`k_1` floor of Kay &
-Phillips' law), zero context leaves a point LIF; context alone never fires the cell (:math:`g a_R = 0`
-when :math:`a_R = 0`). Fixed point (Loihi-style integers): inputs are MSB-aligned by 6 bits, decays
-are 12-bit (:math:`d \cdot 4096`), the gain is a Q8 number (256 = 1), products are arithmetic right
-shifts, v_s and v_a saturate at 24 bits, and the threshold is compared as :math:`v_{th} \ll 6`.
-The float and fixed models share one base and override only the arithmetic.
+Samples run back to back in windows of ``window`` steps starting after ``offset`` steps (the layer's
+depth + 1: each Lava ``Dense`` delays by one step); the state resets at each window's first step, and
+the unit is idle before its first window. Lava has no two-compartment abstract model to subclass, so
+both models derive from one base on ``PyLoihiProcessModel`` and differ only in number types.
 """
 
 import numpy as np
@@ -31,125 +24,102 @@ from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
+from conversion.twopoint_unit import UnitParams, UnitState, reset_state, unit_step
 
-class TwoPointLIF(AbstractProcess):
-    """Two-compartment neuron population. Parameters in float units for the floating_pt model, in
-    Loihi integers (d_s, d_a 12-bit; vth 17-bit mantissa; v_ref in membrane units >> 6) for fixed_pt.
-    g_min, g_max are plain numbers for both."""
+_PARAMS = ("bias", "vth_q", "vth_s", "v_init_q", "v_init_s")
 
-    def __init__(self, *, shape: tuple, d_s=0, d_a=0, bias=0, vth=1, v_ref=1, g_min: float = 0.5,
-                 g_max: float = 2.0, name: str | None = None) -> None:
-        if not 0 <= g_min <= 1 <= g_max:
-            raise ValueError(f"need 0 <= g_min <= 1 <= g_max, got {g_min}, {g_max}")
-        super().__init__(shape=shape, name=name, g_min=g_min, g_max=g_max)  # -> self.proc_params
+
+class TwoPointUnit(AbstractProcess):
+    """A population of two-point units. bias, vth_q, vth_s, v_init_q, v_init_s: per neuron; gain: the
+    gain table; reciprocal: rho[0..T-1]; ctx_shift: the fixed-point index shift (ignored by floating_pt)."""
+
+    def __init__(self, *, shape: tuple, bias, vth_q, vth_s, v_init_q, v_init_s, gain, reciprocal,
+                 window: int, offset: int, ctx_shift: int = 0, name: str | None = None) -> None:
+        if window < 1 or offset < 0 or len(reciprocal) < window:
+            raise ValueError(f"need window >= 1, offset >= 0 and len(reciprocal) >= window, got {window}, "
+                             f"{offset}, {len(reciprocal)}")
+        super().__init__(shape=shape, window=window, offset=offset, ctx_shift=int(ctx_shift), name=name)
         self.a_rf = InPort(shape=shape)
         self.a_ctx = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
-        self.v_s = Var(shape=shape, init=0)
-        self.v_a = Var(shape=shape, init=0)
-        self.d_s = Var(shape=(1,), init=d_s)
-        self.d_a = Var(shape=(1,), init=d_a)
-        self.bias = Var(shape=shape, init=bias)
-        self.vth = Var(shape=(1,), init=vth)
-        self.v_ref = Var(shape=(1,), init=v_ref)
+        self.q_out = OutPort(shape=shape)
+        for state in ("u_r", "u_c", "o_q", "o_s"):
+            setattr(self, state, Var(shape=shape, init=0))
+        for key, value in zip(_PARAMS, (bias, vth_q, vth_s, v_init_q, v_init_s)):
+            setattr(self, key, Var(shape=shape, init=np.broadcast_to(value, shape).copy()))
+        self.gain = Var(shape=(len(gain),), init=np.asarray(gain))
+        self.reciprocal = Var(shape=(len(reciprocal),), init=np.asarray(reciprocal))
 
 
-class AbstractTwoPointModel(PyLoihiProcessModel):
-    """Order of one step, common to both models: apical, gain, soma, spike, reset."""
+class AbstractTwoPointUnitModel(PyLoihiProcessModel):
+    """One step: window bookkeeping, then conversion.twopoint_unit.unit_step on the Vars."""
 
+    fixed = False
     a_rf = None
     a_ctx = None
     s_out = None
+    q_out = None
 
-    def apical_dynamics(self, a_ctx: np.ndarray) -> None:
-        raise NotImplementedError
-
-    def gain(self) -> np.ndarray:
-        raise NotImplementedError
-
-    def somatic_dynamics(self, a_rf: np.ndarray, gain: np.ndarray) -> None:
-        raise NotImplementedError
-
-    def spiking_activation(self) -> np.ndarray:
-        raise NotImplementedError
+    def _params(self) -> UnitParams:
+        return UnitParams(*(getattr(self, k) for k in _PARAMS), self.gain, self.reciprocal,
+                          self.proc_params["ctx_shift"] if self.fixed else None)
 
     def run_spk(self) -> None:
-        a_rf = self.a_rf.recv()
-        a_ctx = self.a_ctx.recv()
-        self.apical_dynamics(a_ctx)
-        self.somatic_dynamics(a_rf, self.gain())
-        spikes = self.spiking_activation()
-        self.v_s[spikes] = 0
-        self.s_out.send(spikes)
+        a_rf, a_ctx = self.a_rf.recv(), self.a_ctx.recv()
+        k = self.time_step - 1 - self.proc_params["offset"]
+        if k < 0:
+            idle = np.zeros(self.u_r.shape)
+            self.s_out.send(idle)
+            self.q_out.send(idle)
+            return
+        t = k % self.proc_params["window"] + 1
+        params = self._params()
+        state = reset_state(params, self.u_r.shape) if t == 1 else UnitState(self.u_r, self.u_c, self.o_q,
+                                                                                 self.o_s)
+        new, q, s = unit_step(params, state, a_rf, a_ctx, t)
+        self.u_r[:], self.u_c[:], self.o_q[:], self.o_s[:] = new.u_r, new.u_c, new.o_q, new.o_s
+        self.s_out.send(s.astype(self.u_r.dtype))
+        self.q_out.send(q.astype(self.u_r.dtype))
 
 
-@implements(proc=TwoPointLIF, protocol=LoihiProtocol)
+@implements(proc=TwoPointUnit, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
-class PyTwoPointModelFloat(AbstractTwoPointModel):
+class PyTwoPointUnitFloat(AbstractTwoPointUnitModel):
     a_rf: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     a_ctx: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    v_s: np.ndarray = LavaPyType(np.ndarray, float)
-    v_a: np.ndarray = LavaPyType(np.ndarray, float)
-    d_s: float = LavaPyType(float, float)
-    d_a: float = LavaPyType(float, float)
+    q_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    u_r: np.ndarray = LavaPyType(np.ndarray, float)
+    u_c: np.ndarray = LavaPyType(np.ndarray, float)
+    o_q: np.ndarray = LavaPyType(np.ndarray, float)
+    o_s: np.ndarray = LavaPyType(np.ndarray, float)
     bias: np.ndarray = LavaPyType(np.ndarray, float)
-    vth: float = LavaPyType(float, float)
-    v_ref: float = LavaPyType(float, float)
-
-    def apical_dynamics(self, a_ctx: np.ndarray) -> None:
-        self.v_a[:] = self.v_a * (1 - self.d_a) + a_ctx
-
-    def gain(self) -> np.ndarray:
-        return np.clip(1 + self.v_a / self.v_ref, self.proc_params["g_min"], self.proc_params["g_max"])
-
-    def somatic_dynamics(self, a_rf: np.ndarray, gain: np.ndarray) -> None:
-        self.v_s[:] = self.v_s * (1 - self.d_s) + gain * a_rf + self.bias
-
-    def spiking_activation(self) -> np.ndarray:
-        return self.v_s > self.vth
+    vth_q: np.ndarray = LavaPyType(np.ndarray, float)
+    vth_s: np.ndarray = LavaPyType(np.ndarray, float)
+    v_init_q: np.ndarray = LavaPyType(np.ndarray, float)
+    v_init_s: np.ndarray = LavaPyType(np.ndarray, float)
+    gain: np.ndarray = LavaPyType(np.ndarray, float)
+    reciprocal: np.ndarray = LavaPyType(np.ndarray, float)
 
 
-@implements(proc=TwoPointLIF, protocol=LoihiProtocol)
+@implements(proc=TwoPointUnit, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyTwoPointModelFixed(AbstractTwoPointModel):
-    a_rf: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=16)
-    a_ctx: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=16)
+class PyTwoPointUnitFixed(AbstractTwoPointUnitModel):
+    fixed = True
+    a_rf: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    a_ctx: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=1)
-    v_s: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    v_a: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    d_s: int = LavaPyType(int, np.uint16, precision=12)
-    d_a: int = LavaPyType(int, np.uint16, precision=12)
-    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    vth: int = LavaPyType(int, np.int32, precision=17)
-    v_ref: int = LavaPyType(int, np.int32, precision=17)
-
-    act_shift = 6        # synaptic input MSB alignment (Loihi)
-    decay_shift = 12     # 12-bit decay constants
-    gain_shift = 8       # Q8 gain
-    uv_limit = 2 ** 23 - 1
-
-    def _decay(self, state: np.ndarray, d: int) -> np.ndarray:
-        prod = state.astype(np.int64) * ((1 << self.decay_shift) - int(d))
-        return np.sign(prod) * np.right_shift(np.abs(prod), self.decay_shift)
-
-    def apical_dynamics(self, a_ctx: np.ndarray) -> None:
-        v_a = self._decay(self.v_a, self.d_a) + np.left_shift(a_ctx.astype(np.int64), self.act_shift)
-        self.v_a[:] = np.clip(v_a, -self.uv_limit, self.uv_limit)
-
-    def gain(self) -> np.ndarray:
-        unity = 1 << self.gain_shift
-        ratio = (self.v_a.astype(np.int64) << self.gain_shift) // (int(self.v_ref) << self.act_shift)
-        low = int(round(self.proc_params["g_min"] * unity))
-        high = int(round(self.proc_params["g_max"] * unity))
-        return np.clip(unity + ratio, low, high)
-
-    def somatic_dynamics(self, a_rf: np.ndarray, gain: np.ndarray) -> None:
-        drive = np.right_shift(np.left_shift(a_rf.astype(np.int64), self.act_shift) * gain, self.gain_shift)
-        v_s = self._decay(self.v_s, self.d_s) + drive + self.bias
-        self.v_s[:] = np.clip(v_s, -self.uv_limit, self.uv_limit)
-
-    def spiking_activation(self) -> np.ndarray:
-        return self.v_s > (int(self.vth) << self.act_shift)
+    q_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=1)
+    u_r: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    u_c: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    o_q: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    o_s: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=16)
+    vth_q: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=17)
+    vth_s: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=17)
+    v_init_q: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=17)
+    v_init_s: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=17)
+    gain: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=10)
+    reciprocal: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=17)

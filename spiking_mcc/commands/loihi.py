@@ -12,15 +12,18 @@ HELP = "run a converted network as Lava processes (Loihi fixed or float point) a
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL",
-                        help="trained model file (.npz sequential-v1 or .onnx): a Dense/ReLU chain")
+                        help="trained model file: .npz sequential-v1 or .onnx (a Dense/ReLU chain), or an "
+                             "MCC file from `spiking-mcc train --model mcc` (two-point units, "
+                             "docs/twopoint_unit.md)")
     parser.add_argument("--data", default="digits",
                         help="data set: digits, avdigits, PATH.npz, IDX or WAV folder (default: digits)")
     parser.add_argument("--samples", type=int, default=200, help="test samples to run (default: 200)")
     parser.add_argument("--timesteps", type=int, default=8, help="time steps per sample (default: 8)")
     parser.add_argument("--mode", choices=("fixed", "float"), default="fixed",
                         help="Lava ProcessModels: bit-accurate Loihi fixed point or floating point")
-    parser.add_argument("--threshold", default="percentile",
-                        help="threshold method for conversion: max, percentile, channel, distribution")
+    parser.add_argument("--threshold", default=None,
+                        help="threshold method for conversion: max, percentile, channel, distribution "
+                             "(default: percentile for Dense chains, distribution for MCC files)")
     parser.add_argument("--timeout-s", type=float, default=300.0,
                         help="kill the Lava run after this many seconds (default: 300)")
     add_seed_argument(parser)

@@ -6,6 +6,7 @@ import argparse
 
 from spiking_mcc.commands.common import add_out_argument, add_seed_argument, print_table
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.twopoint.transfer import UNIT_LAW
 
 HELP = "train the MCC network (two-point units) or the point-neuron baseline on audio-visual digits"
 
@@ -14,8 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=("mcc", "point"), default="mcc", help="network (default: mcc)")
     parser.add_argument("--setup", choices=("supervised", "semi"), default="supervised",
                         help="all labels, or 10%% labelled + pseudo-labelling (default: supervised)")
-    parser.add_argument("--law", choices=("kp", "coop", "additive", "gain"), default="kp",
-                        help="two-point transfer law of the MCC units (default: kp; the baseline uses A = R)")
+    parser.add_argument("--law", choices=("kp", "coop", "additive", "gain"), default=UNIT_LAW,
+                        help=f"two-point transfer law of the MCC units (default: {UNIT_LAW}, the law the "
+                             "spiking two-point unit realises, docs/twopoint_unit.md; baseline: A = R)")
     parser.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
     parser.add_argument("--audio-snr-db", type=float, default=None,
                         help="white noise on the audio at this SNR in dB (default: clean)")

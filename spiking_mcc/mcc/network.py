@@ -48,7 +48,7 @@ import numpy as np
 
 from spiking_mcc.errors import DataError, ModelError, ParameterError
 from spiking_mcc.io import load_npz, save_npz
-from spiking_mcc.twopoint.transfer import LAWS, check_law, transfer_with_grad
+from spiking_mcc.twopoint.transfer import LAWS, UNIT_LAW, check_law, transfer_with_grad
 
 FORMAT = "spiking-mcc/mcc-v1"
 MODELS = ("mcc", "point")
@@ -86,7 +86,7 @@ class Network:
 
 
 def init_network(model: str, n_audio: int, n_visual: int, hidden: tuple[int, ...] = (64, 32),
-                 n_classes: int = 10, law: str = "kp", seed: int = 0) -> Network:
+                 n_classes: int = 10, law: str = UNIT_LAW, seed: int = 0) -> Network:
     """Random weights (He-normal feed-forward, small context), identity input standardisation."""
     if model not in MODELS:
         raise ParameterError(f"model: expected one of {list(MODELS)}, got {model!r}")

@@ -33,6 +33,7 @@ from spiking_mcc.mcc.network import (
     predict,
 )
 from spiking_mcc.optim import Adam
+from spiking_mcc.twopoint.transfer import UNIT_LAW
 
 SETUPS = ("supervised", "semi")
 N_CLASSES = 10  # spoken/handwritten digits 0-9
@@ -116,7 +117,7 @@ def labelled_subset(labels: np.ndarray, fraction: float, rng: np.random.Generato
     return np.sort(np.concatenate(chosen))
 
 
-def train_model(model: str, setup: str, data, epochs: int, seed: int, law: str = "kp",
+def train_model(model: str, setup: str, data, epochs: int, seed: int, law: str = UNIT_LAW,
                 config: TrainConfig | None = None, damage: Damage | None = None,
                 progress: bool = False) -> TrainResult:
     """Train an MCC (`model="mcc"`, two-point units with `law`) or point network on AV data.

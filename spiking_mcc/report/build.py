@@ -41,6 +41,8 @@ FIGURE_CAPTIONS = {
     "accuracy_vs_T_mcc": "MCC converted to two-compartment spiking units: accuracy vs T.",
     "accuracy_vs_T_point": "Point-neuron network converted to spiking units: accuracy vs T.",
     "loihi_counts": "Lava vs batched engine: spikes per sample per layer (loihi.json).",
+    "loihi_counts_mcc": "MCC in Lava vs batched engine: spikes per sample per population, somata (_y) and "
+                        "receptive-field spikes (_q) (loihi_mcc.json).",
 }
 
 
@@ -312,13 +314,13 @@ def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
         return
     doc.add(Paragraph("The point network, quantised to Loihi's fixed-point ranges, run as Lava processes "
                       "(bit-accurate `fixed_pt`) and in the batched engine with the same arithmetic, then "
-                      "mapped on Loihi cores (greedy). (The MCC network's context exchange has no Lava graph "
-                      "builder yet; its Loihi cost below comes from its mapped workload.)"))
+                      "mapped on Loihi cores (greedy). The MCC network follows in the next section."))
     doc.add(Table(("quantity", "value"), (
         ("network", Path(str(loihi.get("model"))).name),
         ("mode", str(loihi.get("mode"))),
         ("samples", fmt(loihi.get("samples"))),
         ("time steps", fmt(loihi.get("timesteps"))),
+        ("accuracy, rate network, same samples (%)", pct(loihi.get("accuracy_rate"))),
         ("accuracy, Lava (%)", pct(loihi.get("accuracy_lava"))),
         ("accuracy, batched engine, same arithmetic (%)", pct(loihi.get("accuracy_engine"))),
         ("spike counts equal, Lava vs engine", fmt(loihi.get("spike_counts_equal"))),
@@ -326,6 +328,55 @@ def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
         ("inter-core spikes / sample", fmt(loihi.get("intercore_spikes"))),
     ), "loihi.json."))
     _figure(doc, figures, "loihi_counts")
+
+
+LOIHI_ENERGY_SOURCES = ("loihi_mcc.json", "loihi.json", "train_mcc.json", "train_point.json")
+LOIHI_DEVICE, FPGA_DEVICE = "loihi1", "fpga-ultrascale"
+
+
+def _mcc_on_loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
+    loihi = _section(run, doc, "MCC on Loihi", "loihi_mcc.json", "MCC Lava stage")
+    if loihi is None:
+        return
+    doc.add(Paragraph("The MCC network as spiking two-point units (docs/twopoint_unit.md: a gain table on "
+                      "the apical mean modulates a basal integrator; two compartments per neuron), "
+                      "quantised to Loihi integers and run as Lava `fixed_pt` processes and in the batched "
+                      "engine with the same arithmetic, on the same test samples as its rate network."))
+    doc.add(Table(("time steps", "rate network (%)", "engine, fixed point (%)", "Lava (%)",
+                   "spike counts equal", "Lava wall (s)"),
+                  tuple((fmt(r.get("timesteps")), pct(r.get("accuracy_rate")), pct(r.get("accuracy_engine")),
+                         pct(r.get("accuracy_lava")), fmt(r.get("spike_counts_equal")),
+                         fmt(r.get("lava_wall_s"))) for r in loihi.get("sweep", [])),
+                  f"loihi_mcc.json: sweep ({fmt(loihi.get('samples'))} test samples, law "
+                  f"{loihi.get('law')}, {fmt(loihi.get('compartments'))} compartments, "
+                  f"{fmt(loihi.get('cores_used'))} Loihi cores)."))
+    _figure(doc, figures, "loihi_counts_mcc")
+    energy = run.json("energy.json") or {}
+    chosen = [w for w in energy.get("workloads", []) if w.get("source_file") in LOIHI_ENERGY_SOURCES]
+    if not chosen:
+        doc.add(Paragraph("No energy figures for the Lava runs (the energy stage did not run)."))
+        return
+    devices = list(dict.fromkeys(r["device"] for r in energy.get("rows", [])))
+    by_cell = {(r["workload"], r["device"]): r["energy_j"] for r in energy.get("rows", [])}
+    doc.add(Table(("workload", *devices, "INT8 ANN"),
+                  tuple((w["name"], *(fmt(by_cell.get((w["name"], d))) for d in devices),
+                         fmt(w.get("int8_ann_j"))) for w in chosen),
+                  "energy.json: rows[].energy_j (J per inference) of the Lava-measured spiking workloads "
+                  "and the rate networks' transmissions (FPGA model 8e-5 uJ per transmission), "
+                  "workloads[].int8_ann_j."))
+    # who wins: each Lava-measured SNN on Loihi, each rate network on the FPGA model, each INT8 ANN
+    device_for = {"snn": LOIHI_DEVICE, "transmissions": FPGA_DEVICE}
+    candidates = [(by_cell[(w["name"], device_for[w["kind"]])], f"{w['name']} on {device_for[w['kind']]}")
+                  for w in chosen if (w["name"], device_for.get(w["kind"])) in by_cell]
+    candidates += [(w["int8_ann_j"], f"{w['name']} as an INT8 ANN") for w in chosen
+                   if w.get("int8_ann_j") is not None and w["kind"] == "snn"]
+    if candidates:
+        energy_j, label = min(candidates)
+        spiking = min((c for c in candidates if c[1].endswith(f"on {LOIHI_DEVICE}")), default=None)
+        tail = f"; the cheapest spiking one is {spiking[1]}: {fmt(spiking[0])} J" if spiking else ""
+        doc.add(Paragraph(f"Of the Lava-measured SNNs on {LOIHI_DEVICE}, the rate networks on "
+                          f"{FPGA_DEVICE} and the INT8-ANN references, the cheapest per inference is "
+                          f"{label}: {fmt(energy_j)} J{tail}."))
 
 
 def _mapping(run: RunFolder, doc: Document) -> None:
@@ -392,6 +443,7 @@ def build_document(out_dir: str | Path) -> tuple[Document, dict[str, Path]]:
     _mcc_vs_point(run, doc, figures, own)
     _conversion(run, doc, figures, own)
     _loihi(run, doc, figures)
+    _mcc_on_loihi(run, doc, figures)
     _mapping(run, doc)
     _energy(run, doc, own)
     _data_note(doc)
