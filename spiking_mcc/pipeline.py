@@ -30,6 +30,7 @@ from typing import Any
 from spiking_mcc import __version__
 from spiking_mcc.errors import ParameterError, SpikingMCCError
 from spiking_mcc.io import ensure_dir, read_json, write_json
+from spiking_mcc.limits import check_seed
 
 RUN_JSON = "run.json"
 MODELS = ("mcc", "point")
@@ -332,6 +333,7 @@ def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
     A stage that raises is recorded as "failed" (message, and traceback for a bug) and the run goes
     on; the caller decides what a failed stage means (the CLI exits 1). Set SPIKING_MCC_DEBUG=1 to
     let the exception through instead."""
+    check_seed(seed)
     from tqdm import tqdm
 
     names = [name for name, _, _ in STAGES]
