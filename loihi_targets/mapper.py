@@ -197,7 +197,7 @@ def _layer_matrix(layer: LayerSpec, n_source: int, external: bool) -> sparse.csr
     return sparse.csr_matrix((np.ones(rows.size, np.int8), (rows, cols)), shape=(layer.neurons, n_source))
 
 
-def _check_size(layers: list[LayerSpec], limits: CoreLimits, max_chips: int) -> None:
+def _check_size(layers: list[LayerSpec], limits: CoreLimits, max_chips: int, method: str) -> None:
     """Before any array is built: the network must fit `max_chips` chips (compartments, synapse memory;
     HardwareLimitError) and the mapper's own size limits (LIMITS; ParameterError)."""
     layers = [layer for layer in layers if isinstance(layer, LayerSpec)]
@@ -229,11 +229,15 @@ def _check_size(layers: list[LayerSpec], limits: CoreLimits, max_chips: int) -> 
                     f"layer '{layer.name}': the network up to this layer needs {need[what]:,} {what}, more "
                     f"than {cores} cores ({max_chips} chip(s) x {limits.cores_per_chip} cores) hold "
                     f"({have[what]:,}); raise max_chips")
-    for limit, value in (("mapper_neurons", neurons + sources), ("mapper_synapses", synapses)):
+    checks = [("mapper_neurons", "neurons and inputs", neurons + sources),
+              ("mapper_synapses", "synapses", synapses)]
+    if method == "cluster":
+        checks.append(("mapper_cluster_neurons", "neurons", neurons))
+    for limit, what, value in checks:
         bound = LIMITS[limit]
         if value > bound.maximum:
-            raise ParameterError(f"map_network: {value:,} {limit.removeprefix('mapper_')} is above the "
-                                 f"mapper's limit {bound.maximum:,.0f}; limit: {bound.reason}")
+            raise ParameterError(f"map_network ({method}): {value:,} {what} is above the mapper's limit "
+                                 f"{bound.maximum:,.0f}; limit: {bound.reason}")
 
 
 def _build_network(layers: list[LayerSpec], limits: CoreLimits) -> _Network:
@@ -707,7 +711,7 @@ def map_network(
         raise ParameterError(
             f"mesh {mesh.columns}x{mesh.rows} does not hold {limits.cores_per_chip} cores per chip"
         )
-    _check_size(list(layers), limits, max_chips)
+    _check_size(list(layers), limits, max_chips, method)
     net = _build_network(list(layers), limits)
     weight = _spike_weights(net, list(layers), spikes_per_neuron)
     max_cores = max_chips * limits.cores_per_chip

@@ -39,8 +39,14 @@ LIMITS: dict[str, Limit] = {limit.name: limit for limit in (
     Limit("hidden_units", 1, 10_000,
           "one hidden layer is a (units x inputs) float64 matrix plus SBE's low-rank state; 10,000 units "
           "of 10,000 inputs is 0.8 GB per matrix"),
+    Limit("sbe_weights", 1, 2**25,
+          "SBE training holds every weight matrix and its gradient in float64: 33.5 M weights is ~0.5 GB"),
     Limit("mapper_neurons", 1, 2**17,
-          "the core mapper keeps a (sources x cores) table: 131,072 sources on ~1,000 cores is ~0.5 GB"),
+          "the core mapper keeps a (sources x cores) table: 131,072 sources on ~1,000 cores is ~0.5 GB; "
+          "the greedy mapper places 131,000 neurons with 16.8 M synapses in 17 s and 0.95 GB"),
+    Limit("mapper_cluster_neurons", 1, 2**15,
+          "the cluster mapper's refinement grows about quadratically: 16,384 neurons take 26 s, 32,768 "
+          "take 102 s; use the greedy mapper for larger networks"),
     Limit("mapper_synapses", 1, 2**24,
           "the core mapper holds every synapse in two sparse matrices plus build temporaries "
           "(~40 bytes per synapse): 16.8 M synapses is ~0.7 GB"),

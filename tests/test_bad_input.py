@@ -160,13 +160,17 @@ def test_cell_time_step_has_a_lower_bound():
     assert check_dt(0.01) == 0.01
 
 
-def test_sbe_api_limits_epochs_and_hidden_units():
-    from spiking_mcc.sbe.trainer import TrainConfig
+def test_sbe_api_limits_epochs_hidden_units_and_weights():
+    from spiking_mcc.sbe.trainer import TrainConfig, check_ranks
 
     with pytest.raises(ParameterError, match="epochs"):
         TrainConfig(epochs=10**8)
     with pytest.raises(ParameterError, match="hidden"):
         TrainConfig(hidden=(10**8,))
+    # two layers of 10,000 units each are allowed alone, but 100.8 M weights together are not
+    with pytest.raises(ParameterError, match=r"hidden \[10000, 10000\] on 64 inputs: 100,760,010 weights"):
+        check_ranks([TrainConfig(hidden=(10_000, 10_000))], 64, 10)
+    check_ranks([TrainConfig(hidden=(100,))], 64, 10)
 
 
 def test_mapper_refuses_networks_beyond_the_chips_or_its_own_size_limit():
@@ -176,6 +180,8 @@ def test_mapper_refuses_networks_beyond_the_chips_or_its_own_size_limit():
         map_network([LayerSpec("big", 10**7, fan_in=100)], max_chips=64)
     with pytest.raises(ParameterError, match="above the mapper's limit 131,072"):
         map_network([LayerSpec("wide", 2**17 + 1, fan_in=1)], max_chips=64)
+    with pytest.raises(ParameterError, match=r"\(cluster\): 32,769 neurons is above the mapper's limit"):
+        map_network([LayerSpec("wide", 2**15 + 1, fan_in=1)], max_chips=64, method="cluster")
 
 
 def _workload(timesteps=4, **layer) -> dict:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spiking_mcc.errors import DataError, ParameterError
-from spiking_mcc.limits import check_int, check_seed
+from spiking_mcc.limits import LIMITS, check_int, check_seed
 from spiking_mcc.sbe import estimator, mlp
 from spiking_mcc.sbe.crossbar import CrossbarDevice
 
@@ -281,8 +281,14 @@ def plan_runs(methods: list[str], batches: list[int], ranks: list[int], learning
 
 
 def check_ranks(configs: list[TrainConfig], n_inputs: int, n_classes: int) -> None:
-    """Raise ParameterError before any training if a low-rank run asks for more than a layer holds."""
+    """Raise ParameterError before any training if a low-rank run asks for more than a layer holds, or
+    the network has more weights than LIMITS['sbe_weights']."""
     sizes = (n_inputs, *configs[0].hidden, n_classes) if configs else ()
+    weights = sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
+    limit = LIMITS["sbe_weights"]
+    if weights > limit.maximum:
+        raise ParameterError(f"hidden {list(sizes[1:-1])} on {n_inputs} inputs: {weights:,} weights, above "
+                             f"{int(limit.maximum):,}; limit: {limit.reason}")
     for config in configs:
         if config.method in LOW_RANK_METHODS:
             for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
