@@ -52,7 +52,7 @@ import numpy as np
 from scipy import sparse
 
 from spiking_mcc.errors import DataError, HardwareLimitError, ModelError, ParameterError
-from spiking_mcc.limits import LIMITS
+from spiking_mcc.limits import LIMITS, check_seed
 
 EXTERNAL = "input"  # `source` value meaning "external input from the host"
 METHODS = ("greedy", "cluster")
@@ -711,6 +711,7 @@ def map_network(
         raise ParameterError(
             f"mesh {mesh.columns}x{mesh.rows} does not hold {limits.cores_per_chip} cores per chip"
         )
+    check_seed(seed)
     _check_size(list(layers), limits, max_chips, method)
     net = _build_network(list(layers), limits)
     weight = _spike_weights(net, list(layers), spikes_per_neuron)

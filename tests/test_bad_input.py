@@ -57,13 +57,17 @@ def test_seed_outside_the_rngs_range_is_refused_on_one_line(capsys, command, see
 
 
 def test_python_entry_points_check_the_seed(tmp_path):
+    from conversion import engine, thresholds
     from spiking_mcc.data.avdigits import load_avdigits
     from spiking_mcc.data.loaders import load_dataset
     from spiking_mcc.sbe.trainer import TrainConfig
 
     model = sequential_npz(tmp_path / "m.npz", [np.ones((10, 64))])
+    x = np.random.default_rng(0).random((5, 64))
+    net = thresholds.convert(load_model(model), x, "max")
     for call in (lambda: load_dataset("digits", seed=-1), lambda: load_avdigits(seed=2**32),
-                 lambda: TrainConfig(seed=-3),
+                 lambda: TrainConfig(seed=-3), lambda: engine.simulate(net, x, 2, seed=-1),
+                 lambda: map_network([LayerSpec("a", 4, fan_in=2)], seed=2**32),
                  lambda: convert_and_evaluate(model, "digits", [1], "max", tmp_path / "out", seed=2**40)):
         with pytest.raises(ParameterError, match="seed"):
             call()
