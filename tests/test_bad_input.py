@@ -88,6 +88,7 @@ def _npz(path, **arrays):
     (dict(n_classes=np.array(10.5)), "array 'n_classes': expected one integer"),
     (dict(n_classes=np.array("ten")), "array 'n_classes': expected one integer"),
     (dict(x=np.zeros((40, 0), np.float32)), "array 'x': samples have zero features"),
+    (dict(y=np.r_[np.arange(39) % 10, 1e300], n_classes=np.array(10)), r"labels must be in 0..9, got 1e\+3"),
 ])
 def test_bad_npz_data_files_raise_data_error_naming_the_array(tmp_path, arrays, message):
     from spiking_mcc.data.loaders import load_dataset

@@ -102,12 +102,11 @@ def validate_labels(y: np.ndarray, n_classes: int, where: str, n_samples: int | 
         raise DataError(f"{where}: {y.shape[0]} labels for {n_samples} samples")
     if y.dtype.kind not in "biuf" or not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
         raise DataError(f"{where}: labels must be integers, got dtype {y.dtype}")
-    out = y.astype(np.int64)
-    bad = (out < 0) | (out >= n_classes)
+    bad = (y < 0) | (y >= n_classes)  # before the cast: a label of 1e300 must not wrap around
     if bad.any():
-        raise DataError(f"{where}: labels must be in 0..{n_classes - 1}, got {out[bad][0]} "
+        raise DataError(f"{where}: labels must be in 0..{n_classes - 1}, got {y[bad][0]:g} "
                         f"(sample {int(np.flatnonzero(bad)[0])})")
-    return out
+    return y.astype(np.int64)
 
 
 def _require_file(path: Path, what: str) -> Path:
