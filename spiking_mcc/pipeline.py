@@ -333,7 +333,6 @@ def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
     A stage that raises is recorded as "failed" (message, and traceback for a bug) and the run goes
     on; the caller decides what a failed stage means (the CLI exits 1). Set SPIKING_MCC_DEBUG=1 to
     let the exception through instead."""
-    check_seed(seed)
     from tqdm import tqdm
 
     names = [name for name, _, _ in STAGES]
@@ -341,8 +340,7 @@ def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
     unknown = [name for name in selected if name not in names]
     if unknown:
         raise ParameterError(f"--stages: unknown stage(s) {unknown}; allowed: {names}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ParameterError(f"--seed: must be an integer >= 0, got {seed!r}")
+    check_seed(seed, "--seed")
     out = ensure_dir(out_dir)
     config = RunConfig.for_mode(quick, seed)
     ctx = RunContext(out_dir=out, config=config, progress=progress)
