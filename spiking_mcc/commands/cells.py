@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from spiking_mcc.commands.common import add_out_argument, add_seed_argument, finite_float, print_table
+from spiking_mcc.limits import bounds_text
 
 HELP = "two-point L5PC protocols in Brian2 (BAC firing, f-I gain, burst multiplexing) -> cells.json + PNGs"
 
@@ -15,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="fewer conditions, trials and shorter runs (every behaviour still measured)")
     parser.add_argument("--dt-ms", type=finite_float, default=0.1, metavar="MS",
-                        help="Euler time step in ms, in [0.01, 0.5] (default: 0.1)")
+                        help=f"Euler time step in ms, in {bounds_text('dt_ms')} (default: 0.1)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE_WITH_UNIT",
                         help="override a cell parameter of SPEC.md s5, e.g. --param C_s=370pF "
                              "--param tau_d=7ms (repeatable)")

@@ -13,6 +13,7 @@ from spiking_mcc.commands.common import (
 )
 from spiking_mcc.commands.convert_mcc import add_mcc_arguments, run_mcc
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.limits import bounds_text
 
 HELP = "convert a trained ANN (.npz/.onnx) to a spiking network; accuracy, spikes and events vs T"
 
@@ -24,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="digits",
                         help="digits | avdigits | PATH.npz with x, y [, x_calib] (default: digits)")
     parser.add_argument("--timesteps", type=timesteps_type, default="1,2,4,8,16,32",
-                        help="comma-separated distinct time steps T, each in [1, 10000] "
+                        help=f"comma-separated distinct time steps T, each in {bounds_text('timesteps')} "
                              "(default: 1,2,4,8,16,32)")
     parser.add_argument("--threshold", default="distribution", choices=THRESHOLDS,
                         help="threshold method: max, percentile (99.9), channel (per-channel percentile) or "

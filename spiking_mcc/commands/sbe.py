@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int_list("batch"), default="32,128",
                         help="batch sizes for mbgd, svd and sbe (sgd uses 1; default: 32,128)")
     parser.add_argument("--epochs", type=bounded_int("epochs"), default=30,
-                        help="training epochs per run, in [1, 10000] (default: 30)")
+                        help=f"training epochs per run, in {bounds_text('epochs')} (default: 30)")
     parser.add_argument("--data", default="digits",
                         help="digits, avdigits, PATH.npz, IDX files or a WAV folder (default: digits)")
     parser.add_argument("--hidden", type=int_list("hidden", "hidden_units"), default="100",

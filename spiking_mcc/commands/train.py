@@ -12,6 +12,7 @@ from spiking_mcc.commands.common import (
     print_table,
 )
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.limits import bounds_text
 
 HELP = "train the MCC network (two-point units) or the point-neuron baseline on audio-visual digits"
 
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--law", choices=("kp", "coop", "additive", "gain"), default="kp",
                         help="two-point transfer law of the MCC units (default: kp; the baseline uses A = R)")
     parser.add_argument("--epochs", type=bounded_int("epochs"), default=20,
-                        help="training epochs, in [1, 10000] (default: 20)")
+                        help=f"training epochs, in {bounds_text('epochs')} (default: 20)")
     parser.add_argument("--audio-snr-db", type=finite_float, default=None,
                         help="white noise on the audio at this SNR in dB (default: clean)")
     parser.add_argument("--visual-snr-db", type=finite_float, default=None,
