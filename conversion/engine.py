@@ -33,6 +33,7 @@ from conversion.ir import (
     TwoPoint,
 )
 from spiking_mcc.errors import DataError, ParameterError
+from spiking_mcc.limits import check_int, check_seed
 
 MAXPOOL_MODES = ("gated", "avg")
 MODES = ("float", "fixed")
@@ -192,6 +193,7 @@ def _validate(net: SpikingNetwork, timesteps, mode: str, maxpool: str) -> list[i
     steps = sorted({int(t) for t in np.atleast_1d(timesteps)})
     if not steps or steps[0] < 1:
         raise ParameterError(f"timesteps must be integers >= 1, got {timesteps}")
+    check_int(steps[-1], "timesteps", "timesteps")
     if mode not in MODES:
         raise ParameterError(f"mode must be one of {MODES}, got {mode!r}")
     if maxpool not in MAXPOOL_MODES:
@@ -291,6 +293,7 @@ def simulate(net: SpikingNetwork, x: np.ndarray, timesteps: int | list[int], see
              progress: bool = False) -> list[SimulationResult]:
     """Run the converted network on x (N, features or input shape) for max(timesteps) steps and return
     one SimulationResult per requested T (read out after T steps of the same run)."""
+    check_seed(seed)
     steps = _validate(net, timesteps, mode, maxpool)
     if mode == "fixed":
         from conversion import fixed_point

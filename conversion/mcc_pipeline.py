@@ -21,6 +21,7 @@ from conversion.importers.mcc import load_mcc_network, two_stream_graph
 from conversion.thresholds import DEFAULT_PERCENTILE
 from conversion.twopoint_unit import check_law
 from spiking_mcc.errors import DataError, ParameterError
+from spiking_mcc.limits import check_seed
 
 MAX_CALIBRATION_SAMPLES = 2000
 MAX_BRIAN_SAMPLES = 500  # one synapse copy per sample: 500 samples of the 64-32 MCC are ~13 M synapses
@@ -140,6 +141,7 @@ def convert_mcc(model_path: str | os.PathLike, dataset_or_avdigits, timesteps: l
     first brian_samples test samples at the largest T in Brian2 vs the engine) and energy workloads.
     `neuron` may repeat the only neuron options the two-point engines implement (the `convert` command's
     defaults): encoding="analog", readout="membrane", reset="subtract", leak=0.0; others -> ParameterError."""
+    check_seed(seed)
     for option, value in neuron.items():
         if option not in TWO_POINT_NEURON or value != TWO_POINT_NEURON[option]:
             allowed = TWO_POINT_NEURON.get(option, "no such option")

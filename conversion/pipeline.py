@@ -16,19 +16,22 @@ import numpy as np
 from conversion import engine, ops, thresholds
 from conversion.importers import load_model
 from conversion.ir import Dense, Graph, SpikingNetwork, TwoPoint
-from spiking_mcc.errors import DataError, ParameterError
+from spiking_mcc.errors import DataError, ModelError, ParameterError
+from spiking_mcc.limits import check_seed, check_timesteps
 
 MAX_CALIBRATION_SAMPLES = 2000
 
 
 @dataclass(frozen=True)
 class EvaluationData:
-    """Test inputs/labels and calibration inputs (2-D float arrays, flattened per sample)."""
+    """Test inputs/labels and calibration inputs (2-D float arrays, flattened per sample); n_classes: the
+    data set's class count when it declares one."""
 
     name: str
     x_test: np.ndarray
     y_test: np.ndarray
     x_calib: np.ndarray
+    n_classes: int | None = None
 
 
 def load_evaluation_data(dataset, seed: int = 0) -> EvaluationData:
@@ -58,7 +61,41 @@ def load_evaluation_data(dataset, seed: int = 0) -> EvaluationData:
     x_test, y_test = np.asarray(dataset.x_test), np.asarray(dataset.y_test)
     if len(x_test) == 0:
         raise DataError(f"{name}: the test set is empty")
-    return EvaluationData(name, x_test.reshape(len(x_test), -1), y_test, x_calib.reshape(len(x_calib), -1))
+    return EvaluationData(name, x_test.reshape(len(x_test), -1), y_test, x_calib.reshape(len(x_calib), -1),
+                          getattr(dataset, "n_classes", None))
+
+
+def check_outputs_match(graph: Graph, data: EvaluationData, model_name: str) -> None:
+    """The model's score count must equal the data's class count and exceed every label (else ModelError):
+    a mismatch would score every prediction against the wrong classes."""
+    output = graph.outputs[0]
+    n_scores = int(np.prod(graph.shapes[output]))
+    if data.n_classes is not None and n_scores != data.n_classes:
+        raise ModelError(f"{model_name}: output '{output}' has {n_scores} scores but {data.name} has "
+                         f"{data.n_classes} classes")
+    labels = np.asarray(data.y_test)
+    if labels.size and int(labels.max()) >= n_scores:
+        raise ModelError(f"{model_name}: output '{output}' has {n_scores} scores but {data.name}'s test "
+                         f"labels go up to {int(labels.max())}")
+
+
+def checked_predict(graph: Graph, x: np.ndarray, source: str, batch_size: int = 1024) -> np.ndarray:
+    """ANN class predictions of x (argmax of the first output); an activation that overflows to inf or NaN
+    raises ModelError naming the first such layer (instead of a silent wrong accuracy)."""
+    output = graph.outputs[0]
+    predictions = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, len(x), batch_size):
+            values = ops.forward(graph, x[start:start + batch_size])
+            for name in graph.order:
+                bad = ~np.isfinite(values[name])
+                if bad.any():
+                    first = start + int(np.argwhere(bad)[0][0])
+                    raise ModelError(f"layer '{name}': {int(bad.sum())} non-finite activation(s) "
+                                     f"(overflow to inf/NaN) on {source}, first in sample {first}; "
+                                     "check the weights' scale")
+            predictions.append(values[output].reshape(len(values[output]), -1).argmax(axis=1))
+    return np.concatenate(predictions) if predictions else np.zeros(0, dtype=np.int64)
 
 
 def _fan_in(graph: Graph, layer: str) -> int:
@@ -155,12 +192,11 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
     """Convert, simulate for every T, write convert.json / model.nir / accuracy_vs_T.png into out_dir.
 
     threshold: max | percentile | channel | distribution (fitted per T). Returns the JSON summary."""
+    check_seed(seed)
     from conversion.nir_export import write_nir
     from spiking_mcc.io import ensure_dir, write_json
 
-    steps = sorted({int(t) for t in timesteps})
-    if not steps or steps[0] < 1:
-        raise ParameterError(f"timesteps must be integers >= 1, got {timesteps}")
+    steps = sorted(check_timesteps(timesteps))
     if threshold not in thresholds.METHODS:
         raise ParameterError(f"--threshold must be one of {list(thresholds.METHODS)}, got {threshold!r}")
     if samples is not None and samples < 1:
@@ -172,8 +208,10 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
     x_test, y_test = data.x_test[:samples], data.y_test[:samples]
     ops.check_input(graph, x_test[:1], f"{data.name} test data")
     ops.check_input(graph, data.x_calib[:1], f"{data.name} calibration data")
+    check_outputs_match(graph, data, model_name)
+    ann_accuracy = float(np.mean(checked_predict(graph, x_test, f"{data.name} test data") == y_test))
+    checked_predict(graph, data.x_calib, f"{data.name} calibration data")  # thresholds come from these
     out = ensure_dir(out_dir)
-    ann_accuracy = float(np.mean(ops.predict(graph, x_test) == y_test))
 
     neuron = dict(init_membrane_fraction=init_membrane_fraction, encoding=encoding, readout=readout,
                   reset=reset, leak=leak)

@@ -36,6 +36,7 @@ import numpy as np
 
 from loihi_targets.devices import INT8_REFERENCE, PRESETS, Device, load_device_file
 from spiking_mcc.errors import DataError, HardwareLimitError, ModelError, ParameterError
+from spiking_mcc.limits import LIMITS
 
 KINDS = ("ann", "snn", "transmissions")
 LAYER_NUMBERS = ("neurons", "fan_in", "fan_out", "macs", "synaptic_events", "spikes")
@@ -44,6 +45,8 @@ NOC_MAX_CHIPS = 64
 
 
 def _number(value, what: str, minimum: float = 0.0) -> float:
+    """A count of a workload: a finite number in [minimum, LIMITS['workload_count'].maximum]."""
+    limit = LIMITS["workload_count"]
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
@@ -51,6 +54,8 @@ def _number(value, what: str, minimum: float = 0.0) -> float:
         or value < minimum
     ):
         raise DataError(f"{what} must be a finite number >= {minimum}, got {value!r}")
+    if value > limit.maximum:
+        raise DataError(f"{what} = {value!r} is above {limit.maximum:g}; limit: {limit.reason}")
     return float(value)
 
 
@@ -67,8 +72,12 @@ def validate_workload(workload: dict, origin: str = "workload") -> dict:
     if kind not in KINDS:
         raise DataError(f"{where}: kind must be one of {list(KINDS)}, got {kind!r}")
     timesteps = workload.get("timesteps", 1)
+    steps = LIMITS["timesteps"]
     if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
         raise DataError(f"{where}: timesteps must be an integer >= 1, got {timesteps!r}")
+    if timesteps > steps.maximum:
+        raise DataError(f"{where}: timesteps must be <= {steps.maximum:g}, got {timesteps}; "
+                        f"limit: {steps.reason}")
     layers = workload["layers"]
     if not isinstance(layers, list) or not layers:
         raise DataError(f"{where}: 'layers' must be a non-empty list")
@@ -86,8 +95,18 @@ def validate_workload(workload: dict, origin: str = "workload") -> dict:
             raise DataError(
                 f"{where}: layer '{lname}' neurons must be a positive integer, got {layer['neurons']!r}"
             )
+        if clean["spikes"] > clean["neurons"] * timesteps:
+            raise DataError(
+                f"{where}: layer '{lname}' has {layer['spikes']!r} spikes per sample, more than its "
+                f"{int(clean['neurons'])} neurons x {timesteps} time steps can fire"
+            )
         default_compartments = 2 if workload.get("model") == "mcc" else 1
-        clean["compartments"] = int(layer.get("compartments", default_compartments))
+        compartments = layer.get("compartments", default_compartments)
+        if isinstance(compartments, bool) or not isinstance(compartments, int) or compartments < 1:
+            raise DataError(
+                f"{where}: layer '{lname}' compartments must be an integer >= 1, got {compartments!r}"
+            )
+        clean["compartments"] = compartments
         clean_layers.append(clean)
     mapping = workload.get("mapping")
     if mapping is not None:  # a measured mapping of the real graph (loihi.json): its NoC terms are used
@@ -157,7 +176,7 @@ def workload_mapping(workload: dict, method: str = "greedy", max_chips: int = NO
         spikes.append(la["spikes"] / neurons)
     try:
         mapping = map_network(specs, spikes_per_neuron=spikes, method=method, max_chips=max_chips)
-    except (HardwareLimitError, ModelError) as err:
+    except (HardwareLimitError, ModelError, ParameterError) as err:  # ParameterError: mapper size limits
         return {"error": str(err)}
     summary = mapping.summary()
     return {
@@ -221,6 +240,9 @@ def energy_report(
             event_based = spiking and device.spiking
             parts = snn_energy(workload, device, usable_noc) if event_based else ann_energy(workload, device)
             energy_j = sum(parts.values())
+            if not math.isfinite(energy_j):
+                raise DataError(f"{origin}: workload '{workload['name']}' on device '{name}': the energy "
+                                f"overflows ({parts}); check the device's energies and the workload's counts")
             ratio = energy_j / int8_ann_j if int8_ann_j > 0 else float("nan")
             rows.append(
                 {

@@ -52,6 +52,7 @@ import numpy as np
 from scipy import sparse
 
 from spiking_mcc.errors import DataError, HardwareLimitError, ModelError, ParameterError
+from spiking_mcc.limits import LIMITS, check_seed
 
 EXTERNAL = "input"  # `source` value meaning "external input from the host"
 METHODS = ("greedy", "cluster")
@@ -206,6 +207,49 @@ def _layer_matrix(layer: LayerSpec, n_source: int, external: bool) -> sparse.csr
     cols = (start.astype(np.int64)[:, None] + np.arange(fan_in)[None, :]).ravel()
     rows = np.repeat(np.arange(layer.neurons), fan_in)
     return sparse.csr_matrix((np.ones(rows.size, np.int8), (rows, cols)), shape=(layer.neurons, n_source))
+
+
+def _check_size(layers: list[LayerSpec], limits: CoreLimits, max_chips: int, method: str) -> None:
+    """Before any array is built: the network must fit `max_chips` chips (compartments, synapse memory;
+    HardwareLimitError) and the mapper's own size limits (LIMITS; ParameterError)."""
+    layers = [layer for layer in layers if isinstance(layer, LayerSpec)]
+    sizes = {layer.name: layer.neurons for layer in layers}
+    neurons = sum(sizes.values())
+    external = [layer for i, layer in enumerate(layers)
+                if (layer.source or (EXTERNAL if i == 0 else None)) == EXTERNAL]
+    sources = sum(layer.connectivity.shape[1] if layer.connectivity is not None else (layer.fan_in or 0)
+                  for layer in external)
+    synapses, layer_bits = 0, []
+    for i, layer in enumerate(layers):
+        if layer.connectivity is not None:
+            count = int(layer.connectivity.nnz)
+        else:
+            source = layer.source or (EXTERNAL if i == 0 else layers[i - 1].name)
+            count = layer.neurons * (layer.fan_in if layer.fan_in is not None else sizes.get(source, 0))
+        synapses += count
+        layer_bits.append(count * (layer.weight_bits + limits.overhead_bits_per_synapse))
+    cores = max_chips * limits.cores_per_chip
+    need = {"compartments": 0, "synapse memory bits": 0}
+    have = {"compartments": cores * limits.compartments,
+            "synapse memory bits": cores * limits.synapse_memory_bits}
+    for layer, bits in zip(layers, layer_bits):
+        need["compartments"] += layer.neurons * layer.compartments_per_neuron
+        need["synapse memory bits"] += bits
+        for what in need:
+            if need[what] > have[what]:
+                raise HardwareLimitError(
+                    f"layer '{layer.name}': the network up to this layer needs {need[what]:,} {what}, more "
+                    f"than {cores} cores ({max_chips} chip(s) x {limits.cores_per_chip} cores) hold "
+                    f"({have[what]:,}); raise max_chips")
+    checks = [("mapper_neurons", "neurons and inputs", neurons + sources),
+              ("mapper_synapses", "synapses", synapses)]
+    if method == "cluster":
+        checks.append(("mapper_cluster_neurons", "neurons", neurons))
+    for limit, what, value in checks:
+        bound = LIMITS[limit]
+        if value > bound.maximum:
+            raise ParameterError(f"map_network ({method}): {value:,} {what} is above the mapper's limit "
+                                 f"{bound.maximum:,.0f}; limit: {bound.reason}")
 
 
 def _build_network(layers: list[LayerSpec], limits: CoreLimits) -> _Network:
@@ -687,6 +731,8 @@ def map_network(
         raise ParameterError(
             f"mesh {mesh.columns}x{mesh.rows} does not hold {limits.cores_per_chip} cores per chip"
         )
+    check_seed(seed)
+    _check_size(list(layers), limits, max_chips, method)
     net = _build_network(list(layers), limits)
     weight = _spike_weights(net, list(layers), spikes_per_neuron)
     max_cores = max_chips * limits.cores_per_chip

@@ -24,6 +24,7 @@ from conversion.fixed_point import (
 from conversion.ir import Graph, SpikingNetwork
 from loihi_targets.energy import MAPPING_NUMBERS
 from spiking_mcc.errors import DataError, ModelError, ParameterError
+from spiking_mcc.limits import check_seed
 
 MODES = ("fixed", "float")
 DEFAULT_TIMEOUT_S = 300.0
@@ -137,6 +138,7 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: 
     conversion.ir.Graph, or a converted SpikingNetwork (analog Dense chain). dataset: a --data spec or
     (x, y[, x_calib]). Everything is validated (Loihi limits included) before Lava starts.
     """
+    check_seed(seed)
     from loihi_targets.quantize import quantisation_table, quantize
     from loihi_targets.runner import run_lava
     from spiking_mcc.io import ensure_dir, write_json

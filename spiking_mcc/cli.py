@@ -13,6 +13,7 @@ import os
 import sys
 
 from spiking_mcc import __version__
+from spiking_mcc.commands.common import OneLineParser
 from spiking_mcc.errors import SpikingMCCError
 
 # Order shown in --help; a module that is not present is simply not offered.
@@ -32,7 +33,7 @@ def _load_commands() -> dict:
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     modules = _load_commands()
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(  # subcommand parsers inherit its class: every argument error is one line
         prog="spiking-mcc",
         description="Spiking two-point cells, MCC networks, DNN-to-SNN conversion, "
         "Loihi-style Lava simulation and event-based energy estimates. "
@@ -48,7 +49,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser, modules = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help / --version (0) or a bad argument, already printed on one line
+        return int(stop.code or 0)
     if args.command is None:
         parser.print_help()
         return 2

@@ -30,6 +30,7 @@ from typing import Any
 from spiking_mcc import __version__
 from spiking_mcc.errors import ParameterError, SpikingMCCError
 from spiking_mcc.io import ensure_dir, read_json, write_json
+from spiking_mcc.limits import check_seed
 from spiking_mcc.twopoint.transfer import UNIT_LAW
 
 RUN_JSON = "run.json"
@@ -366,8 +367,7 @@ def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
     unknown = [name for name in selected if name not in names]
     if unknown:
         raise ParameterError(f"--stages: unknown stage(s) {unknown}; allowed: {names}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ParameterError(f"--seed: must be an integer >= 0, got {seed!r}")
+    check_seed(seed, "--seed")
     out = ensure_dir(out_dir)
     config = RunConfig.for_mode(quick, seed)
     ctx = RunContext(out_dir=out, config=config, progress=progress)

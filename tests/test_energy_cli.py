@@ -26,7 +26,7 @@ def results(tmp_path):
     mcc = {"name": "av-mcc", "model": "mcc", "kind": "transmissions", "timesteps": 1,
            "layers": [layer("tp", 50, 80, 10, 40.0, False)]}
     point = {"name": "av-point", "model": "point", "kind": "transmissions", "timesteps": 1,
-             "layers": [layer("pt", 50, 80, 10, 120.0, False)]}
+             "layers": [layer("pt", 50, 80, 30, 40.0, False)]}  # 1200 transmissions
     return [write_result(tmp_path / "convert.json", [ann, snn]),
             write_result(tmp_path / "mcc.json", [mcc, point])]
 

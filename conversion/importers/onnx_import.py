@@ -271,6 +271,8 @@ def read_onnx_model(path: str | os.PathLike) -> Graph:
     if unsupported:
         raise ModelError(f"{path}: {len(unsupported)} unsupported ONNX operator(s): "
                          f"{', '.join(unsupported)}; supported: {sorted(SUPPORTED)}")
+    if not any(i not in tail and n.op_type != "Constant" for i, n in enumerate(nodes)):
+        raise ModelError(f"{path}: the ONNX graph has no layers (nothing between its input and its output)")
     constants = {init.name: numpy_helper.to_array(init).astype(np.float64) for init in graph.initializer}
     for n in nodes:
         if n.op_type == "Constant":

@@ -23,6 +23,7 @@ from spiking_mcc.cells.bursts import count_events
 from spiking_mcc.cells.model import CONDITION_VARIABLES, make_cell_group, set_conditions
 from spiking_mcc.cells.params import magnitudes, make_params
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.limits import LIMITS, check_seed
 
 TRACE_STEP_MS = 0.25  # trace resolution kept in cells.json
 TRACE_BEFORE_MS, TRACE_AFTER_MS = 40.0, 100.0  # trace window around the somatic pulse
@@ -204,8 +205,11 @@ def run_multiplexing(params: Mapping, settings: ProtocolSettings, dt_ms: float, 
 
 def check_dt(dt_ms: float) -> float:
     """Validate the Euler step (ms); ParameterError names the parameter, range and value."""
-    if not isinstance(dt_ms, (int, float)) or not math.isfinite(dt_ms) or not 0 < dt_ms <= 0.5:
-        raise ParameterError(f"dt_ms: time step must be in (0, 0.5] ms, got {dt_ms!r}")
+    limit = LIMITS["dt_ms"]
+    if isinstance(dt_ms, bool) or not isinstance(dt_ms, (int, float)) or not math.isfinite(dt_ms) \
+            or not limit.minimum <= dt_ms <= limit.maximum:
+        raise ParameterError(f"dt_ms: time step must be in [{limit.minimum:g}, {limit.maximum:g}] ms, "
+                             f"got {dt_ms!r}; limit: {limit.reason}")
     return float(dt_ms)
 
 
@@ -224,19 +228,12 @@ def run_cell_protocols(quick: bool = False, seed: int = 0, params_override: dict
         return _run_all(settings, params, chosen, quick, seed, dt_ms, progress)
 
 
-def check_seed(seed: int) -> int:
-    """Validate a Brian2 seed; ParameterError names the parameter, range and value."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32 - 8:
-        raise ParameterError(f"seed: must be an integer in [0, 2**32 - 8), got {seed!r}")
-    return int(seed)
-
-
 @contextmanager
 def codegen_target(target: str | None = None) -> Iterator[str]:
     """Select the Brian2 target (see `choose_target`) for the block; restore the user's global preference."""
     import brian2 as b2
 
-    previous_target = b2.prefs.codegen.target
+    previous_target = b2.prefs.codegen.target  # a global preference: restored for other Brian2 users
     try:
         yield choose_target(target)
     finally:

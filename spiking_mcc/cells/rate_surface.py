@@ -24,9 +24,10 @@ import numpy as np
 
 from spiking_mcc.cells.bursts import count_events
 from spiking_mcc.cells.params import make_params
-from spiking_mcc.cells.protocols import FULL, check_dt, check_seed, codegen_target, simulate, zero_conditions
+from spiking_mcc.cells.protocols import FULL, check_dt, codegen_target, simulate, zero_conditions
 from spiking_mcc.errors import ParameterError
 from spiking_mcc.io import write_json
+from spiking_mcc.limits import check_seed
 from spiking_mcc.twopoint.transfer import LAWS, UNIT_LAW, check_law, transfer
 
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from spiking_mcc.commands.common import add_out_argument, add_seed_argument, parse_int_list, print_table
+from spiking_mcc.commands.common import (
+    add_out_argument,
+    add_seed_argument,
+    finite_float,
+    print_table,
+    timesteps_type,
+)
 from spiking_mcc.commands.convert_mcc import add_mcc_arguments, run_mcc
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.limits import bounds_text
 
 HELP = "convert a trained ANN (.npz/.onnx) to a spiking network; accuracy, spikes and events vs T"
 
@@ -17,15 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="trained ANN: spiking-mcc sequential-v1 .npz or .onnx")
     parser.add_argument("--data", default="digits",
                         help="digits | avdigits | PATH.npz with x, y [, x_calib] (default: digits)")
-    parser.add_argument("--timesteps", default="1,2,4,8,16,32",
-                        help="comma-separated time steps T (default: 1,2,4,8,16,32)")
+    parser.add_argument("--timesteps", type=timesteps_type, default="1,2,4,8,16,32",
+                        help=f"comma-separated distinct time steps T, each in {bounds_text('timesteps')} "
+                             "(default: 1,2,4,8,16,32)")
     parser.add_argument("--threshold", default="distribution", choices=THRESHOLDS,
                         help="threshold method: max, percentile (99.9), channel (per-channel percentile) or "
                              "distribution (Datta & Beerel 2022, fitted per T; default)")
-    parser.add_argument("--percentile", type=float, default=99.9, help="percentile for percentile/channel")
+    parser.add_argument("--percentile", type=finite_float, default=99.9,
+                        help="percentile for percentile/channel")
     parser.add_argument("--granularity", default="channel", choices=("layer", "channel"),
                         help="distribution-aware fit per layer (paper) or per channel/neuron (default)")
-    parser.add_argument("--init-membrane", type=float, default=0.5,
+    parser.add_argument("--init-membrane", type=finite_float, default=0.5,
                         help="initial membrane as a fraction of the threshold, in [0, 1) (default: 0.5)")
     parser.add_argument("--encoding", default="analog", choices=("analog", "poisson"),
                         help="input encoding (default: analog, the input drives layer 1 directly)")
@@ -33,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output readout: accumulated membrane (default) or spike counts")
     parser.add_argument("--reset", default="subtract", choices=("subtract", "zero"),
                         help="reset after a spike (default: subtract)")
-    parser.add_argument("--leak", type=float, default=0.0, help="membrane leak per step, [0, 1) (default 0)")
+    parser.add_argument("--leak", type=finite_float, default=0.0,
+                        help="membrane leak per step, [0, 1) (default 0)")
     parser.add_argument("--samples", type=int, default=None, help="evaluate only the first N test samples")
     add_seed_argument(parser)
     add_out_argument(parser, "results/convert")
@@ -43,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from conversion.pipeline import convert_and_evaluate
 
-    timesteps = parse_int_list(args.timesteps, "timesteps", minimum=1)
+    timesteps = args.timesteps
     if not 0.0 <= args.init_membrane < 1.0:
         raise ParameterError(f"--init-membrane: allowed range [0, 1), got {args.init_membrane}")
     if not 0.0 <= args.leak < 1.0:

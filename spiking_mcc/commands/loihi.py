@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spiking_mcc.commands.common import add_out_argument, add_seed_argument, print_table
+from spiking_mcc.commands.common import add_out_argument, add_seed_argument, finite_float, print_table
 
 HELP = "run a converted network as Lava processes (Loihi fixed or float point) and compare with the engine"
 
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", default=None,
                         help="threshold method for conversion: max, percentile, channel, distribution "
                              "(default: percentile for Dense chains, distribution for MCC files)")
-    parser.add_argument("--timeout-s", type=float, default=300.0,
+    parser.add_argument("--timeout-s", type=finite_float, default=300.0,
                         help="kill the Lava run after this many seconds (default: 300)")
     add_seed_argument(parser)
     add_out_argument(parser, "results/loihi")

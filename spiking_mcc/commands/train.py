@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from spiking_mcc.commands.common import add_out_argument, add_seed_argument, print_table
+from spiking_mcc.commands.common import (
+    add_out_argument,
+    add_seed_argument,
+    bounded_int,
+    finite_float,
+    print_table,
+)
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.limits import bounds_text
 from spiking_mcc.twopoint.transfer import UNIT_LAW
 
 HELP = "train the MCC network (two-point units) or the point-neuron baseline on audio-visual digits"
@@ -18,14 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--law", choices=("kp", "coop", "additive", "gain"), default=UNIT_LAW,
                         help=f"two-point transfer law of the MCC units (default: {UNIT_LAW}, the law the "
                              "spiking two-point unit realises, docs/twopoint_unit.md; baseline: A = R)")
-    parser.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
-    parser.add_argument("--audio-snr-db", type=float, default=None,
+    parser.add_argument("--epochs", type=bounded_int("epochs"), default=20,
+                        help=f"training epochs, in {bounds_text('epochs')} (default: 20)")
+    parser.add_argument("--audio-snr-db", type=finite_float, default=None,
                         help="white noise on the audio at this SNR in dB (default: clean)")
-    parser.add_argument("--visual-snr-db", type=float, default=None,
+    parser.add_argument("--visual-snr-db", type=finite_float, default=None,
                         help="noise on the images at this SNR in dB (default: clean)")
-    parser.add_argument("--theta", type=float, default=0.0,
+    parser.add_argument("--theta", type=finite_float, default=0.0,
                         help="transmission threshold: a unit transmits when its output > theta (default: 0)")
-    parser.add_argument("--energy-per-transmission-uj", type=float, default=8e-5,
+    parser.add_argument("--energy-per-transmission-uj", type=finite_float, default=8e-5,
                         help="FPGA energy per synaptic transmission in uJ (default: 8e-5, Adeel et al. 2022)")
     add_seed_argument(parser)
     add_out_argument(parser, "results/train")
@@ -38,8 +46,6 @@ def run(args: argparse.Namespace) -> int:
     from spiking_mcc.mcc.network import save_network
     from spiking_mcc.mcc.train import accuracy, train_model
 
-    if not 1 <= args.epochs <= 10_000:
-        raise ParameterError(f"--epochs: must be in [1, 10000], got {args.epochs}")
     if args.theta < 0:
         raise ParameterError(f"--theta: must be >= 0, got {args.theta}")
     if args.energy_per_transmission_uj < 0:

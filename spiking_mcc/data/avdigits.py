@@ -29,6 +29,7 @@ from spiking_mcc.data.digits import load_digits_split
 from spiking_mcc.data.noise import add_noise_at_snr, noisy_logmel
 from spiking_mcc.errors import DataError, ParameterError
 from spiking_mcc.io import load_npz
+from spiking_mcc.limits import check_seed
 
 FEATURE_FILE = Path(__file__).with_name("fsdd_logmel.npz")
 NOISY_SPLITS = ("both", "train", "test")
@@ -106,6 +107,7 @@ def _check_snr_arg(name: str, value: float | None) -> float | None:
 def load_avdigits(seed: int = 0, audio_snr_db: float | None = None, visual_snr_db: float | None = None,
                   noisy_splits: str = "both", feature_file: str | Path = FEATURE_FILE) -> AVDigits:
     """Paired audio-visual digits (2,700 train, 300 test) with optional noise; see module docstring."""
+    check_seed(seed)
     if noisy_splits not in NOISY_SPLITS:
         raise ParameterError(f"noisy_splits: expected one of {list(NOISY_SPLITS)}, got {noisy_splits!r}")
     audio_snr_db = _check_snr_arg("audio_snr_db", audio_snr_db)

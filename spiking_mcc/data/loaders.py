@@ -22,6 +22,7 @@ Bad files raise DataError naming the file and, for arrays, the array.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from spiking_mcc.errors import DataError
+from spiking_mcc.limits import check_seed
 
 TEST_FRACTION = 0.25  # for files without their own test split, as in digits.load_digits_split
 MAX_CLASSES = 1000
@@ -80,6 +82,8 @@ def validate_features(x: np.ndarray, n_expected: int | None, where: str) -> np.n
     if x.ndim < 1 or x.shape[0] == 0:
         raise DataError(f"{where}: expected at least one sample, got shape {x.shape}")
     x = x.reshape(x.shape[0], -1)
+    if x.shape[1] == 0:
+        raise DataError(f"{where}: samples have zero features (shape {x.shape})")
     if n_expected is not None and x.shape[1] != n_expected:
         raise DataError(f"{where}: expected {n_expected} features per sample, got {x.shape[1]}")
     bad = ~np.isfinite(x)
@@ -98,12 +102,11 @@ def validate_labels(y: np.ndarray, n_classes: int, where: str, n_samples: int | 
         raise DataError(f"{where}: {y.shape[0]} labels for {n_samples} samples")
     if y.dtype.kind not in "biuf" or not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
         raise DataError(f"{where}: labels must be integers, got dtype {y.dtype}")
-    out = y.astype(np.int64)
-    bad = (out < 0) | (out >= n_classes)
+    bad = (y < 0) | (y >= n_classes)  # before the cast: a label of 1e300 must not wrap around
     if bad.any():
-        raise DataError(f"{where}: labels must be in 0..{n_classes - 1}, got {out[bad][0]} "
+        raise DataError(f"{where}: labels must be in 0..{n_classes - 1}, got {y[bad][0]:g} "
                         f"(sample {int(np.flatnonzero(bad)[0])})")
-    return out
+    return y.astype(np.int64)
 
 
 def _require_file(path: Path, what: str) -> Path:
@@ -150,7 +153,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"{path}: IDX header truncated ({len(raw)} bytes, need {header})")
     dims = struct.unpack(f">{n_dims}I", raw[4:header])
     dtype = np.dtype(IDX_DTYPES[code])
-    expected = int(np.prod(dims)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: 4-byte dims cannot overflow
     if len(raw) - header != expected:
         raise DataError(f"{path}: IDX dims {dims} need {expected} data bytes, file has {len(raw) - header}")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
@@ -175,6 +178,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
 def _idx_images_labels(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
     images = read_idx(images_path)
     labels = read_idx(labels_path)
+    check_label_dtype(labels, str(labels_path))
     if images.ndim < 2:
         raise DataError(f"{images_path}: expected an image array (n, ...) with >= 2 dims, got {images.shape}")
     if labels.ndim != 1:
@@ -217,6 +221,25 @@ def load_idx_dataset(spec: str, seed: int = 0) -> Dataset:
                    n_classes=n_classes, input_shape=input_shape)
 
 
+def check_label_dtype(y, where: str) -> None:
+    """Labels must be numbers (strings, objects, booleans -> DataError naming `where`)."""
+    dtype = np.asarray(y).dtype
+    if dtype.kind not in "biuf":
+        raise DataError(f"{where}: labels must be integers, got dtype {dtype}")
+
+
+def _n_classes_value(value, where: str) -> int:
+    """A stored `n_classes`: one integer in 2..MAX_CLASSES (an array, a fraction or a string -> DataError)."""
+    value = np.asarray(value)
+    if value.ndim != 0 or value.dtype.kind not in "iuf" or not np.isfinite(value) or value != np.round(value):
+        raise DataError(f"{where}: expected one integer, got {value.tolist()!r} (dtype {value.dtype}, "
+                        f"shape {value.shape})")
+    n_classes = int(value)
+    if not 2 <= n_classes <= MAX_CLASSES:
+        raise DataError(f"{where}: allowed range 2..{MAX_CLASSES}, got {n_classes}")
+    return n_classes
+
+
 def _n_classes(labels: np.ndarray) -> int:
     top = int(np.max(labels)) if np.size(labels) and np.all(np.isfinite(labels)) else 0
     return min(max(top + 1, 2), MAX_CLASSES)
@@ -236,10 +259,9 @@ def load_npz_dataset(path: str | os.PathLike, seed: int = 0) -> Dataset:
     if x_raw.ndim < 2:
         raise DataError(f"{where('x')}: expected shape (n_samples, features...), got {x_raw.shape}")
     x = validate_features(x_raw, None, where("x"))
+    check_label_dtype(arrays["y"], where("y"))
     if "n_classes" in arrays:
-        n_classes = int(arrays["n_classes"])
-        if not 2 <= n_classes <= MAX_CLASSES:
-            raise DataError(f"{where('n_classes')}: allowed range 2..{MAX_CLASSES}, got {n_classes}")
+        n_classes = _n_classes_value(arrays["n_classes"], where("n_classes"))
     else:
         n_classes = _n_classes(np.asarray(arrays["y"]))
     y = validate_labels(arrays["y"], n_classes, where("y"), n_samples=len(x))
@@ -299,6 +321,7 @@ def load_wav_folder(folder: str | os.PathLike, seed: int = 0, audio_snr_db: floa
 
 def load_dataset(spec: str, seed: int = 0) -> Dataset:
     """The data set named by a CLI `--data` value (see module docstring)."""
+    check_seed(seed)
     spec = str(spec).strip()
     if spec == "digits":
         from spiking_mcc.data.digits import load_digits_split

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from spiking_mcc.limits import check_seed
 from spiking_mcc.mcc.activity import ENERGY_PER_TRANSMISSION_UJ, count_transmissions, workload
 from spiking_mcc.mcc.resilience import damage_at_test_time, mid_training_damage
 from spiking_mcc.mcc.train import SETUPS, TrainConfig, TrainResult, accuracy, train_model
@@ -94,6 +95,7 @@ def _summary(result: TrainResult, data) -> dict:
 def run_compare(out_dir: str | os.PathLike, quick: bool = False, seed: int = 0,
                 progress: bool = True) -> dict:
     """Run the whole comparison, write DIR/compare.json and figures, return the result dict."""
+    check_seed(seed)
     from spiking_mcc.data.avdigits import load_avdigits
     from spiking_mcc.io import ensure_dir, write_json
 

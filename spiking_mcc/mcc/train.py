@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from spiking_mcc.errors import DataError, ParameterError
+from spiking_mcc.limits import check_seed
 from spiking_mcc.mcc.activity import count_transmissions
 from spiking_mcc.mcc.network import (
     Network,
@@ -127,6 +128,7 @@ def train_model(model: str, setup: str, data, epochs: int, seed: int, law: str =
     has, per epoch, loss, train_accuracy (on the labelled pool), test_accuracy, n_pseudo and the
     (feed-forward) transmissions per test sample at theta = 0.
     """
+    check_seed(seed)
     config = config or TrainConfig()
     if setup not in SETUPS:
         raise ParameterError(f"setup: expected one of {list(SETUPS)}, got {setup!r}")

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spiking_mcc.errors import DataError, ParameterError
+from spiking_mcc.limits import LIMITS, check_int, check_seed
 from spiking_mcc.sbe import estimator, mlp
 from spiking_mcc.sbe.crossbar import CrossbarDevice
 
@@ -57,10 +58,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ParameterError(f"method: must be one of {list(METHODS)}, got {self.method!r}")
-        for name in ("batch_size", "rank", "epochs"):
+        for name in ("batch_size", "rank"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ParameterError(f"{name.replace('_', ' ')}: must be an integer >= 1, got {value!r}")
+        check_int(self.epochs, "epochs", "epochs")
+        check_seed(self.seed)
         if self.learning_rate is None:
             default = DEFAULT_SGD_LEARNING_RATE if self.method == "sgd" else DEFAULT_LEARNING_RATE
             object.__setattr__(self, "learning_rate", default)
@@ -68,8 +71,10 @@ class TrainConfig:
             raise ParameterError(f"learning rate: must be a finite number > 0, got {self.learning_rate!r}")
         if not (math.isfinite(self.lr_decay) and 0.0 < self.lr_decay <= 1.0):
             raise ParameterError(f"lr decay: must lie in (0, 1], got {self.lr_decay!r}")
-        if not self.hidden or any(int(h) < 1 for h in self.hidden):
-            raise ParameterError(f"hidden: layer sizes must be integers >= 1, got {self.hidden!r}")
+        if not self.hidden:
+            raise ParameterError(f"hidden: at least one layer size, got {self.hidden!r}")
+        for units in self.hidden:
+            check_int(units, "hidden", "hidden_units")
 
     @property
     def effective_batch(self) -> int:
@@ -276,8 +281,14 @@ def plan_runs(methods: list[str], batches: list[int], ranks: list[int], learning
 
 
 def check_ranks(configs: list[TrainConfig], n_inputs: int, n_classes: int) -> None:
-    """Raise ParameterError before any training if a low-rank run asks for more than a layer holds."""
+    """Raise ParameterError before any training if a low-rank run asks for more than a layer holds, or
+    the network has more weights than LIMITS['sbe_weights']."""
     sizes = (n_inputs, *configs[0].hidden, n_classes) if configs else ()
+    weights = sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
+    limit = LIMITS["sbe_weights"]
+    if weights > limit.maximum:
+        raise ParameterError(f"hidden {list(sizes[1:-1])} on {n_inputs} inputs: {weights:,} weights, above "
+                             f"{int(limit.maximum):,}; limit: {limit.reason}")
     for config in configs:
         if config.method in LOW_RANK_METHODS:
             for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
