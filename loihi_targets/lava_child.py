@@ -100,7 +100,8 @@ def _run(job_dir: Path) -> None:
                 first_chunk_s = time.perf_counter() - t_chunk
             done += steps
             (job_dir / "progress.txt").write_text(f"{done} {graph.num_steps}\n")
-            _inject_fault(fault)
+            if done == steps:
+                _inject_fault(fault)
         t_run = time.perf_counter()
         counters = read_counters(graph)
         t_read = time.perf_counter()
@@ -118,17 +119,17 @@ def _run(job_dir: Path) -> None:
 
 
 def _inject_fault(fault: str) -> None:
-    """SPIKING_MCC_LAVA_FAULT (tests only). "hang": stall with live Lava processes and segments;
-    "kill_worker": SIGKILL one Lava worker process, as when a ProcessModel dies (Lava then waits for
-    it forever)."""
+    """SPIKING_MCC_LAVA_FAULT (tests only), after the first chunk. "hang": stall with live Lava
+    processes and segments; "kill_worker": SIGKILL the newest Lava worker process (a forked actor, not
+    multiprocessing's resource tracker), as when a ProcessModel dies (Lava then waits for it forever)."""
     if fault == "hang":
         time.sleep(3600)
     elif fault == "kill_worker":
         import psutil
 
-        workers = psutil.Process().children(recursive=True)
+        workers = [p for p in psutil.Process().children() if "resource_tracker" not in " ".join(p.cmdline())]
         if workers:
-            os.kill(workers[-1].pid, signal.SIGKILL)
+            os.kill(max(workers, key=lambda p: p.create_time()).pid, signal.SIGKILL)
 
 
 def main(argv: list[str] | None = None) -> int:

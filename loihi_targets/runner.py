@@ -24,9 +24,11 @@ What is cleaned, and why only that is ours:
   (the child is not reaped before, so its pid cannot have been reused); a stale group is killed only
   process by process, each one checked to be in the recorded group and to carry the run id.
 - **Folder.** The folder name carries the parent pid; ``owner.json`` (written by the runner first)
-  records the parent's pid and start time, the run id and the child's process group. Only the files
-  the runner and child write there are removed, then the folder itself (left alone if anything else
-  is in it).
+  records the parent's pid and start time, the run id and the child's process group. The child runs
+  with TMPDIR = this folder (when the socket path fits), so multiprocessing's ``pymp-*`` folder (the
+  socket of Lava's SharedMemoryManager, left behind when the group is killed) lands there too. Only
+  the files the runner and child write there are removed (by exact name or pattern), then the folder
+  itself (left alone if anything else is in it).
 
 Leftovers of a parent that was SIGKILLed: the child watches its parent and, once it is gone, kills the
 rest of its group, unlinks the run's segments and removes the folder. Whatever survives that (the
@@ -78,10 +80,15 @@ MARKER = "owner.json"
 MARKER_TOOL = "spiking-mcc lava runner"
 # Lava's input RingBuffer holds every step of every sample: refuse what cannot fit in memory
 MAX_INPUT_BUFFER_BYTES = 512 * 2 ** 20
+UNIX_SOCKET_PATH_MAX = 107  # Linux sockaddr_un.sun_path is 108 bytes, NUL included
 
 _FOLDER_RE = re.compile(r"spiking-mcc-lava-([0-9]+)-[a-z0-9_]{8}")  # tempfile.mkdtemp's 8 characters
 _JOB_FILES = frozenset({MARKER, "job.npz", "child.log", "progress.txt", "result.npz", "error.txt"})
-_ATOMIC_TMP_RE = re.compile(r"\.(owner\.json|job\.npz|result\.npz)\.[a-z0-9_]{8}\.tmp")  # spiking_mcc.io
+# multiprocessing's temp folder in the child (TMPDIR = the job folder) and its manager's socket
+_MP_FOLDER_RE = re.compile(r"pymp-[a-z0-9_]{8}")
+_MP_SOCKET_RE = re.compile(r"listener-[a-z0-9_]{8}")
+# temp files of spiking_mcc.io's atomic writer for those files: ".NAME.<8 chars>[.spiking-mcc].tmp"
+_ATOMIC_TMP_RE = re.compile(r"\.(owner\.json|job\.npz|result\.npz)\.[a-z0-9_]{8}(\.spiking-mcc)?\.tmp")
 
 
 @dataclass
@@ -196,12 +203,27 @@ def remove_job_folder(folder: Path) -> bool:
     except FileNotFoundError:
         return True
     for entry in entries:
-        if (entry.name in _JOB_FILES or _ATOMIC_TMP_RE.fullmatch(entry.name)) \
-                and entry.is_file(follow_symlinks=False):
-            try:
-                os.unlink(entry.path)
-            except FileNotFoundError:
-                pass
+        if entry.name in _JOB_FILES or _ATOMIC_TMP_RE.fullmatch(entry.name):
+            _unlink_plain(entry)
+        elif _MP_FOLDER_RE.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
+            for inner in list(os.scandir(entry.path)):
+                if _MP_SOCKET_RE.fullmatch(inner.name):
+                    _unlink_plain(inner)
+            _rmdir(Path(entry.path))
+    return _rmdir(folder)
+
+
+def _unlink_plain(entry: os.DirEntry) -> None:
+    """Unlink a file or socket (never a folder, never through a symlink)."""
+    try:
+        if not entry.is_dir(follow_symlinks=False) and not entry.is_symlink():
+            os.unlink(entry.path)
+    except FileNotFoundError:
+        pass
+
+
+def _rmdir(folder: Path) -> bool:
+    """Remove `folder` if it is empty; True when it is gone."""
     try:
         os.rmdir(folder)
     except FileNotFoundError:
@@ -338,7 +360,7 @@ def run_lava(net: FixedPointNetwork | FloatNetwork, inputs: np.ndarray, timestep
                  **{f"net_{k}": v for k, v in network_to_arrays(net).items()})
         check_interrupted()
         log = open(job_dir / "child.log", "wb")
-        env = dict(os.environ, PYTHONUNBUFFERED="1", **{RUN_ENV: run_id})
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **{RUN_ENV: run_id}, **_child_tmpdir(job_dir))
         child = subprocess.Popen([sys.executable, "-m", "loihi_targets.lava_child", str(job_dir)],
                                  stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  start_new_session=True, env=env, cwd=_project_root())
@@ -361,6 +383,14 @@ def run_lava(net: FixedPointNetwork | FloatNetwork, inputs: np.ndarray, timestep
                          neuron_counts=[data[f"neuron_counts{i}"].astype(np.int64) for i in range(n_pop)],
                          output=np.rint(data["output"]).astype(as_type) if as_type is np.int64
                          else data["output"], timings=timings, wall_s=time.perf_counter() - start)
+
+
+def _child_tmpdir(job_dir: Path) -> dict[str, str]:
+    """TMPDIR for the child: the job folder, so that multiprocessing's pymp-* folder with the socket of
+    Lava's SharedMemoryManager lands there; unless that socket's path would pass the 107 characters a
+    Unix socket path may have (then the child keeps the usual temp folder)."""
+    socket_path = job_dir / "pymp-12345678" / "listener-12345678"
+    return {"TMPDIR": str(job_dir)} if len(os.fsencode(socket_path)) <= UNIX_SOCKET_PATH_MAX else {}
 
 
 def _end_child(child: subprocess.Popen, run_id: str) -> None:

@@ -7,12 +7,15 @@ Lava once or twice. Faults are injected through SPIKING_MCC_LAVA_FAULT, the docu
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from multiprocessing import shared_memory
+from pathlib import Path
 
 import pytest
 from lava_jobs import (
@@ -28,6 +31,15 @@ from lava_jobs import (
 from loihi_targets import runner
 from loihi_targets.runner import FAULT_ENV, RUN_ENV, group_members, run_lava, run_segments, segment_prefix
 from spiking_mcc.errors import SimulatorError
+
+
+@pytest.fixture
+def temp_root():
+    """A short private temp folder (pytest's tmp_path can be too long for the Unix socket of Lava's
+    SharedMemoryManager under it, runner.UNIX_SOCKET_PATH_MAX); removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="lava-safety-"))
+    yield root
+    shutil.rmtree(root)
 
 
 def _attach_and_read(name: str) -> bytes:
@@ -49,12 +61,12 @@ def _unlink(name: str) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_dead_worker_times_out_kills_the_group_and_removes_only_the_runs_own_segments(monkeypatch, tmp_path):
-    """A killed Lava worker stalls Lava; the timeout ends the run. The run's segments (all named with
-    its prefix) and folder are gone, its group is dead, and a segment another process created during
-    the run and keeps unmapped for a later attach survives."""
+def test_dead_worker_times_out_and_the_group_segments_and_folder_of_the_run_go(monkeypatch, temp_root):
+    """A killed Lava worker stalls Lava; the timeout ends the run. Every segment the group maps is named
+    with the run's prefix; afterwards those segments, the job folder (with the child's pymp-* folder)
+    and every process of the group are gone."""
     monkeypatch.setenv(FAULT_ENV, "kill_worker")
-    monkeypatch.setattr(runner.tempfile, "tempdir", str(tmp_path))  # the runner's temp folder
+    monkeypatch.setattr(runner.tempfile, "tempdir", str(temp_root))  # the runner's temp folder
     net, x = small_network()
     box = {}
 
@@ -66,32 +78,27 @@ def test_dead_worker_times_out_kills_the_group_and_removes_only_the_runs_own_seg
 
     thread = threading.Thread(target=target)
     thread.start()
-    foreign = None
     try:
-        marker = wait_for_started_job(tmp_path, os.getpid(), alive=thread.is_alive)
+        marker = wait_for_started_job(temp_root, os.getpid(), alive=thread.is_alive)
         pgid, run_id = marker["pgid"], marker["run_id"]
         mapped = segments_mapped_by(group_members(pgid))
-        assert mapped and all(name.startswith(segment_prefix(run_id)) for name in mapped)
-        foreign = foreign_segment()
+        assert mapped and all(name.startswith(segment_prefix(run_id)) for name in mapped), mapped
         thread.join(60)
         assert not thread.is_alive()
         assert isinstance(box.get("error"), SimulatorError), box
         assert group_members(pgid) == []
         assert run_segments(run_id) == [] and not mapped & set(os.listdir("/dev/shm"))
-        assert job_folders(tmp_path, os.getpid()) == []
-        assert _attach_and_read(foreign) == b"keep"
+        assert list(temp_root.rglob("*")) == []
     finally:
         thread.join(60)
-        if foreign:
-            _unlink(foreign)
 
 
-def _start_job(tmp_path, fault="hang"):
-    env = dict(os.environ, TMPDIR=str(tmp_path), **{FAULT_ENV: fault})
+def _start_job(temp_root, fault="hang"):
+    env = dict(os.environ, TMPDIR=str(temp_root), **{FAULT_ENV: fault})
     proc = subprocess.Popen([sys.executable, str(JOB_SCRIPT), "120"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
-        marker = wait_for_started_job(tmp_path, proc.pid, alive=lambda: proc.poll() is None)
+        marker = wait_for_started_job(temp_root, proc.pid, alive=lambda: proc.poll() is None)
     except AssertionError:
         proc.kill()
         out, err = proc.communicate()
@@ -101,40 +108,48 @@ def _start_job(tmp_path, fault="hang"):
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_signal_during_the_lava_stage_ends_cleanly(tmp_path, signum):
-    proc, marker = _start_job(tmp_path)
+def test_signal_during_the_lava_stage_ends_cleanly_and_spares_a_foreign_segment(temp_root, signum):
+    """SIGTERM/SIGHUP while Lava runs: exit 128 + signal with one line; no process of the group, no
+    segment of the run, no temp file left; a segment another process created during the run and keeps
+    unmapped for a later attach survives (the old clean-up unlinked it)."""
+    proc, marker = _start_job(temp_root)
     pgid, run_id = marker["pgid"], marker["run_id"]
     assert len(group_members(pgid)) > 1, "Lava runs its models in worker processes"
     assert run_segments(run_id)
-    proc.send_signal(signum)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signum
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and signal.Signals(signum).name in lines[0], err
-    assert group_members(pgid) == []
-    assert run_segments(run_id) == []
-    assert job_folders(tmp_path, proc.pid) == []
+    foreign = foreign_segment()
+    try:
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signum
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and signal.Signals(signum).name in lines[0], err
+        assert group_members(pgid) == []
+        assert run_segments(run_id) == []
+        assert list(temp_root.rglob("*")) == []
+        assert _attach_and_read(foreign) == b"keep"
+    finally:
+        _unlink(foreign)
 
 
 @pytest.mark.timeout(120)
-def test_sigkilled_parent_the_child_ends_its_own_run(tmp_path):
-    proc, marker = _start_job(tmp_path)
+def test_sigkilled_parent_the_child_ends_its_own_run(temp_root):
+    proc, marker = _start_job(temp_root)
     pgid, run_id = marker["pgid"], marker["run_id"]
     proc.kill()
     proc.communicate()
     end = time.monotonic() + 30
-    while time.monotonic() < end and (group_members(pgid) or job_folders(tmp_path, proc.pid)):
+    while time.monotonic() < end and (group_members(pgid) or job_folders(temp_root, proc.pid)):
         time.sleep(0.1)
     assert group_members(pgid) == []
     assert run_segments(run_id) == []
-    assert job_folders(tmp_path, proc.pid) == []
+    assert job_folders(temp_root, proc.pid) == []
 
 
 @pytest.mark.timeout(120)
-def test_next_run_cleans_what_a_sigkilled_parent_and_child_left(tmp_path):
+def test_next_run_cleans_what_a_sigkilled_parent_and_child_left(temp_root):
     """Parent and child SIGKILLed together: Lava's workers live on, holding the run's segments, and
     the folder stays. The next run's clean-up kills those workers and removes segments and folder."""
-    proc, marker = _start_job(tmp_path)
+    proc, marker = _start_job(temp_root)
     pgid, run_id = marker["pgid"], marker["run_id"]
     workers = [pid for pid in group_members(pgid) if pid != pgid]
     assert workers
@@ -143,11 +158,12 @@ def test_next_run_cleans_what_a_sigkilled_parent_and_child_left(tmp_path):
     proc.communicate()
     time.sleep(1.0)  # longer than the watchdog's poll: nothing else cleans up
     assert [pid for pid in workers if pid in group_members(pgid)] and run_segments(run_id)
-    assert len(job_folders(tmp_path, proc.pid)) == 1
-    removed = runner.clean_leftovers(tmp_path)
-    assert len(removed) == 1 and group_members(pgid) == []
+    (folder,) = job_folders(temp_root, proc.pid)
+    assert [p for p in folder.iterdir() if p.name.startswith("pymp-")], "the child's multiprocessing temp"
+    removed = runner.clean_leftovers(temp_root)
+    assert removed == [folder] and group_members(pgid) == []
     assert run_segments(run_id) == []
-    assert job_folders(tmp_path, proc.pid) == []
+    assert list(temp_root.rglob("*")) == []
 
 
 # -- clean_leftovers without Lava: only what is provably the tool's ----------------------------------
@@ -183,9 +199,12 @@ def test_clean_leftovers_touches_only_dead_runs_it_can_prove_are_its_own(tmp_pat
     group = subprocess.Popen(["sh", "-c", f"env -u {RUN_ENV} sleep 60 & exec sleep 60"],
                              start_new_session=True, env=dict(os.environ, **{RUN_ENV: stale_id}))
     stale = _job_folder(tmp_path, dead, stale_id, 1.0, pgid=group.pid)
+    for half_written in (".job.npz.ab12cd34.tmp", ".result.npz.0a1b2c3d.spiking-mcc.tmp"):  # io's temp names
+        (stale / half_written).write_bytes(b"x")
     live = _job_folder(tmp_path, os.getpid(), live_id, psutil.Process().create_time(), suffix="live0000")
     kept = _job_folder(tmp_path, dead, f"{dead}_{token}x", 1.0, suffix="kept0000")
     (kept / "notes.txt").write_text("the user's")                    # not written by the tool
+    (kept / ".notes.txt.ab12cd34.tmp").write_text("the user's editor's")
     unmarked = tmp_path / f"spiking-mcc-lava-{dead}-nomark00"
     unmarked.mkdir()
     (unmarked / "job.npz").write_bytes(b"x")
@@ -206,7 +225,7 @@ def test_clean_leftovers_touches_only_dead_runs_it_can_prove_are_its_own(tmp_pat
         group.wait(10)  # the recorded leader carried the run id: killed
         assert psutil.pid_exists(outsider[0]), "a group member without the run id must survive"
         assert live.exists() and (live / "job.npz").exists()  # its parent (this process) is alive
-        assert sorted(p.name for p in kept.iterdir()) == ["notes.txt"]  # tool files gone, user's kept
+        assert sorted(p.name for p in kept.iterdir()) == [".notes.txt.ab12cd34.tmp", "notes.txt"]
         assert (unmarked / "job.npz").exists() and (target / "job.npz").exists()
         for key in ("live", "similar", "plain"):
             assert os.path.exists(f"/dev/shm/{segments[key]}"), key
