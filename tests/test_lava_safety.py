@@ -107,9 +107,9 @@ def _start_job(temp_root, fault="hang"):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_signal_during_the_lava_stage_ends_cleanly_and_spares_a_foreign_segment(temp_root, signum):
-    """SIGTERM/SIGHUP while Lava runs: exit 128 + signal with one line; no process of the group, no
+    """SIGTERM/SIGHUP/SIGINT while Lava runs: exit 128 + signal with one line; no process of the group, no
     segment of the run, no temp file left; a segment another process created during the run and keeps
     unmapped for a later attach survives (the old clean-up unlinked it)."""
     proc, marker = _start_job(temp_root)
