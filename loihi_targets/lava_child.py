@@ -48,12 +48,14 @@ def _watch_parent(job_dir: Path, run_id: str) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(PARENT_POLL_S)
-        from loihi_targets.runner import kill_run, remove_job_folder
-
         pgid = os.getpgid(0)
-        kill_run(pgid, run_id, skip_pid=os.getpid())
-        remove_job_folder(job_dir)
-        os.killpg(pgid, signal.SIGKILL)
+        try:
+            from loihi_targets.runner import kill_run, remove_job_folder
+
+            kill_run(pgid, run_id, skip_pid=os.getpid())
+            remove_job_folder(job_dir)
+        finally:  # whatever failed above, the group ends (the next run cleans what is left)
+            os.killpg(pgid, signal.SIGKILL)
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 

@@ -30,7 +30,7 @@ from lava_jobs import (
 
 from loihi_targets import runner
 from loihi_targets.runner import FAULT_ENV, RUN_ENV, group_members, run_lava, run_segments, segment_prefix
-from spiking_mcc.errors import SimulatorError
+from spiking_mcc.errors import ParameterError, SimulatorError
 
 
 @pytest.fixture
@@ -252,3 +252,12 @@ def test_run_lava_cleans_leftovers_before_it_starts_a_child(monkeypatch):
     with pytest.raises(Stop):
         run_lava(net, x, T)
     assert calls == [()]
+
+
+def test_an_input_buffer_beyond_the_memory_limit_is_refused_before_lava(monkeypatch):
+    """The child's RingBuffer holds every step of every sample (inputs x (n T + layers) values)."""
+    net, x = small_network()
+    monkeypatch.setattr(runner, "MAX_INPUT_BUFFER_BYTES", 20 * (3 * T + 2) * 4 - 1)  # one byte short
+    monkeypatch.setattr(runner.subprocess, "Popen", lambda *a, **k: pytest.fail("a Lava child was started"))
+    with pytest.raises(ParameterError, match="input buffer of 3 samples x 4 steps x 20 inputs"):
+        run_lava(net, x, T)
