@@ -138,6 +138,76 @@ def test_accumulated_output_membrane_must_fit_24_bits(digits_fixed):
         check_limits(digits_fixed, 100_000)
 
 
+# -- per-core resources and weight resolution, before Lava ------------------------------------------
+def _wide_network(hidden=5000, seed=0):
+    """64 -> `hidden` -> 10: each output neuron has ~`hidden` synapses, more than one core's 4,096
+    input axons (Loihi 1). Lava itself runs it to the end; only the mapping fails."""
+    rng = np.random.default_rng(seed)
+    layers = (FloatLayer(name="h", weight=rng.normal(0, .1, (hidden, 64)), bias=np.zeros(hidden), v_th=1.0),
+              FloatLayer(name="o", weight=rng.normal(0, .05, (10, hidden)), bias=np.zeros(10), v_th=1.0,
+                         spiking=False))
+    return FloatNetwork(layers=layers, reset="subtract")
+
+
+def test_every_core_limit_is_checked_before_lava_starts(monkeypatch):
+    from loihi_targets import runner
+
+    real = _wide_network()
+    fixed = quantize_network(real, T)
+    synapses = int((fixed.layers[1].weight_mant != 0).sum(axis=1).max())
+    assert synapses > 4096
+    with pytest.raises(HardwareLimitError) as err:
+        check_limits(fixed, T)
+    message = str(err.value)
+    assert "layer 'o'" in message and "input axons" in message and f"= {synapses}" in message \
+        and "4096" in message and "\n" not in message
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("a Lava child was started for a network that does not fit Loihi's cores")
+
+    monkeypatch.setattr(runner.subprocess, "Popen", no_child)
+    x = np.random.default_rng(1).random((2, 64))
+    for net in (fixed, real):  # --mode fixed and --mode float
+        with pytest.raises(HardwareLimitError, match="layer 'o'.*input axons"):
+            runner.run_lava(net, x, T)
+    check_limits(quantize_network(_wide_network(hidden=4000), T), T)  # just fits: no error
+
+
+def _outlier_layer_network(tiny: int, normal: int):
+    """One input-layer weight of 1.0 sets the mantissa step; `tiny` weights of 1e-3 round to 0,
+    `normal` weights of 0.5 survive."""
+    weight = np.zeros((1, 1 + tiny + normal))
+    weight[0, 0] = 1.0
+    weight[0, 1:1 + tiny] = 1e-3
+    weight[0, 1 + tiny:] = 0.5
+    layers = (FloatLayer(name="h", weight=weight, bias=np.zeros(1), v_th=1.0),
+              FloatLayer(name="o", weight=np.ones((2, 1)), bias=np.zeros(2), v_th=1.0, spiking=False))
+    return FloatNetwork(layers=layers)
+
+
+def test_a_layer_quantised_mostly_to_zero_is_refused_with_its_name():
+    from loihi_targets.quantize import ZERO_WEIGHT_SHARE_LIMIT
+
+    assert ZERO_WEIGHT_SHARE_LIMIT == 0.5
+    ok = quantize(_outlier_layer_network(tiny=49, normal=50), T)  # 49 % lost: allowed
+    assert int((ok.layers[0].weight_mant == 0).sum()) == 49
+    with pytest.raises(HardwareLimitError) as err:
+        quantize(_outlier_layer_network(tiny=51, normal=48), T)  # 51 % lost
+    message = str(err.value)
+    assert "layer 'h'" in message and "51 of 100" in message and "quantise to 0" in message
+    with pytest.raises(HardwareLimitError, match="layer 'h': 99 of 100"):
+        quantize(_outlier_layer_network(tiny=99, normal=0), T)  # all but the outlier vanish
+
+
+def test_trained_digits_layers_keep_most_of_their_weights(digits_snn, digits_fixed):
+    """The real networks the README quotes pass the resolution check with a margin."""
+    from conversion.fixed_point import float_network
+
+    for real, fixed in zip(float_network(digits_snn[0]).layers, digits_fixed.layers):
+        lost = np.mean(fixed.weight_mant[:, :real.weight.shape[1]][real.weight != 0] == 0)
+        assert lost < 0.3, real.name
+
+
 def test_network_that_cannot_be_represented_raises():
     net = _random_float_net()
     huge = dataclasses.replace(net.layers[0], v_th=1e9)  # threshold 1e9 x the weights: > 17 bits
