@@ -20,6 +20,7 @@ from conversion.engine import SimulationResult
 from conversion.importers.mcc import load_mcc_network, two_stream_graph
 from conversion.thresholds import DEFAULT_PERCENTILE
 from spiking_mcc.errors import DataError, ParameterError
+from spiking_mcc.interrupts import check_interrupted
 
 MAX_CALIBRATION_SAMPLES = 2000
 MAX_BRIAN_SAMPLES = 500  # one synapse copy per sample: 500 samples of the 64-32 MCC are ~13 M synapses
@@ -167,6 +168,7 @@ def convert_mcc(model_path: str | os.PathLike, dataset_or_avdigits, timesteps: l
     per_t = threshold == "distribution"
     results, nets = [], []
     for group in ([[t] for t in steps] if per_t else [steps]):
+        check_interrupted()  # a safe point: SIGINT/SIGTERM/SIGHUP stop here (spiking_mcc.interrupts)
         net = twopoint_spiking.calibrate(graph, data.calibration, threshold, group[-1], percentile,
                                          init_membrane_fraction, granularity)
         results += mcc_engine.simulate(net, data.test, group, progress=progress)
