@@ -13,6 +13,7 @@ for the whole command (spiking_mcc.outdir).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import signal
@@ -65,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with handle_signals():
             try:
-                with output_folder(args.out, command=name):
+                out = getattr(args, "out", None)  # every subcommand has --out today
+                with output_folder(out, command=name) if out is not None else contextlib.nullcontext():
                     pause_if_asked("start")  # test hook: SPIKING_MCC_PAUSE_AT=start
                     code = int(modules[name].run(args) or 0)
                 check_interrupted()  # a signal that came after the command's last safe point

@@ -86,7 +86,7 @@ def replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> os.stat
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-            stat = os.fstat(handle.fileno())
+        stat = os.lstat(tmp)  # after close: the attributes a later lstat of `path` sees (a rename keeps them)
         os.replace(tmp, path)
         created = False
     except BaseException:

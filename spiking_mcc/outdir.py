@@ -7,8 +7,8 @@ command an OutputFolder:
   Missing folders are created; folders this command created and left empty are removed again.
 - A lock file `.spiking-mcc.lock`, held with fcntl.flock for the whole command: a second command
   writing into the same folder is refused at once with one line (the first one's pid and command).
-- A manifest `.spiking-mcc-manifest.json` records every file written through spiking_mcc.io into the
-  folder (or a real sub-folder of it) with its proof: device, inode, size and mtime in ns. A file is
+- A manifest `.spiking-mcc.manifest` records every file written through spiking_mcc.io into the
+  folder (or a real sub-folder of it) with its proof: inode, size and mtime in ns. A file is
   the tool's own only while it still matches that proof: a file the user edited, replaced or created
   under one of our names is never overwritten (OutputFolderError names it) and never removed.
 - Paths are checked component by component with lstat: nothing is written or removed through a
@@ -38,7 +38,7 @@ from spiking_mcc.errors import OutputFolderError, ParameterError
 from spiking_mcc.io import is_temp_name, replace_atomically
 
 LOCK_NAME = ".spiking-mcc.lock"
-MANIFEST_NAME = ".spiking-mcc-manifest.json"
+MANIFEST_NAME = ".spiking-mcc.manifest"  # JSON, but not `*.json`: globs for result files skip it
 MANIFEST_FORMAT = "spiking-mcc/output-folder-v1"
 RESERVED_NAMES = (LOCK_NAME, MANIFEST_NAME)
 
@@ -312,7 +312,9 @@ class OutputFolder:
 
 
 def _proof(st: os.stat_result) -> dict[str, int]:
-    return {"dev": st.st_dev, "inode": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    """What a file must still show to count as the tool's own. Not the device number: that can change
+    between mounts (NFS, containers) while the folder and its files stay the same."""
+    return {"inode": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def _is_inside(rel: str) -> bool:

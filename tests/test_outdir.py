@@ -215,7 +215,7 @@ def test_a_sigkilled_commands_temp_files_are_removed_by_the_next_one_and_nothing
 
 
 def test_a_manifest_that_is_not_ours_refuses_the_folder(tmp_path):
-    (tmp_path / ".spiking-mcc-manifest.json").write_text('{"files": {"notes.txt": {}}}')
+    (tmp_path / ".spiking-mcc.manifest").write_text('{"files": {"notes.txt": {}}}')
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(OutputFolderError, match="not a spiking-mcc manifest"):
         with output_folder(tmp_path):
