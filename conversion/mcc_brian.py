@@ -36,6 +36,7 @@ from conversion.ir import Add, Dense, Graph, ReLU, SpikingNetwork, TwoPoint
 from conversion.mcc_engine import shared_receptive_fields, soma_populations, validate_timesteps
 from conversion.twopoint_spiking import LAW_ALIASES, check_graph, check_inputs
 from spiking_mcc.errors import ModelError, ParameterError
+from spiking_mcc.interrupts import check_interrupted
 from spiking_mcc.twopoint.transfer import COOP_CEILING, KP_EXPONENT_MAX, KP_K1, KP_K2
 
 STEP_MS = 1.0  # one engine time step = tau_step = dt
@@ -224,6 +225,7 @@ def simulate_brian2(net: SpikingNetwork, inputs: dict[str, np.ndarray], timestep
     predictions, readouts_out, spikes = [], [], []
     done = 0
     for t in steps:
+        check_interrupted()  # a safe point: SIGINT/SIGTERM/SIGHUP stop here (spiking_mcc.interrupts)
         network.run((t - done) * STEP_MS * b2.ms, namespace={})
         done = t
         values = np.asarray(readout.v[:] / b2.mV).reshape(n_samples, n_classes)

@@ -6,11 +6,13 @@ command an OutputFolder:
 - `out` must name a folder path: not empty or blank, not a regular file, not below a regular file.
   Missing folders are created; folders this command created and left empty are removed again.
 - A lock file `.spiking-mcc.lock`, held with fcntl.flock for the whole command: a second command
-  writing into the same folder is refused at once with one line (the first one's pid and command).
+  writing into the same folder is refused at once with one line (the first one's pid and command);
+  so is one into a folder inside a held folder, and no command writes into a sub-folder another holds.
 - A manifest `.spiking-mcc.manifest` records every file written through spiking_mcc.io into the
   folder (or a real sub-folder of it) with its proof: inode, size and mtime in ns. A file is
   the tool's own only while it still matches that proof: a file the user edited, replaced or created
-  under one of our names is never overwritten (OutputFolderError names it) and never removed.
+  under one of our names is never overwritten (OutputFolderError names it) and never removed. The
+  manifest of a folder above or below (`run --out R`, then `convert --out R/convert_mcc`) proves too.
 - Paths are checked component by component with lstat: nothing is written or removed through a
   symbolic link, and nothing outside the folder.
 - Temp files of the atomic writer carry a tool-specific tag (spiking_mcc.io.TEMP_SUFFIX). A command
@@ -180,7 +182,7 @@ class OutputFolder:
             mode = os.lstat(target).st_mode
         except FileNotFoundError:
             mode = None
-        if mode is not None and not self._matches(rel):
+        if mode is not None and not (self._matches(rel) or _proven_by_another_manifest(target, self.path)):
             kind = "a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode) else "a file"
             raise OutputFolderError(
                 f"{target} is {kind} that spiking-mcc did not write (or it changed since); not overwritten: "
@@ -190,6 +192,7 @@ class OutputFolder:
                 self.folders.add(folder)
                 self._save_manifest()
             if folder not in self._cleaned:
+                self._refuse_if_held_elsewhere(folder)
                 self._remove_leftovers(folder)
 
     def record(self, path: str | os.PathLike, st: os.stat_result) -> None:
@@ -251,9 +254,33 @@ class OutputFolder:
             if same:
                 break
             os.close(fd)
+        for parent in self.path.parents:  # a command holding a folder above this one writes below it too
+            holder = _holder(parent)
+            if holder is not None:
+                os.close(fd)
+                raise OutputFolderError(f"--out {self.path}: inside {parent}, which another spiking-mcc "
+                                        f"command holds ({holder}); wait for it to finish or choose another "
+                                        "folder")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}{', spiking-mcc ' + command if command else ''}\n".encode(), 0)
         return fd
+
+    def _held_below(self, rel: str) -> tuple[Path, str] | None:
+        """(folder, holder) if another command holds sub-folder `rel` or a folder between."""
+        current = self.path
+        for part in Path(rel).parts if rel else ():
+            current = current / part
+            holder = _holder(current)
+            if holder is not None:
+                return current, holder
+        return None
+
+    def _refuse_if_held_elsewhere(self, rel: str) -> None:
+        """Before the first write into sub-folder `rel`: no other command holds it."""
+        held = self._held_below(rel)
+        if held is not None:
+            raise OutputFolderError(f"{held[0]} is in use by another spiking-mcc command ({held[1]}); "
+                                    "wait for it to finish or choose another --out")
 
     def _load_manifest(self) -> None:
         """Read the manifest; keep only entries inside the folder whose file still matches its proof."""
@@ -285,7 +312,10 @@ class OutputFolder:
         replace_atomically(self.path / MANIFEST_NAME, lambda handle: handle.write(text.encode()))
 
     def _remove_leftovers(self, rel: str) -> None:
-        """Remove this tool's temp files (by their tag) directly in folder `rel`; not recursive."""
+        """Remove this tool's temp files (by their tag) directly in folder `rel`; not recursive. Not in a
+        sub-folder another command holds now: its temp files are live."""
+        if self._held_below(rel) is not None:
+            return
         self._cleaned.add(rel)
         try:
             self._check_folder(rel, create=False)
@@ -309,6 +339,48 @@ class OutputFolder:
                         os.rmdir(folder)
         finally:
             os.close(self._lock_fd)
+
+
+def _holder(folder: Path) -> str | None:
+    """Who holds `folder`'s lock, if another process does (a folder this process holds: None)."""
+    if any(held.path == folder for held in _active):
+        return None
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(folder / LOCK_NAME, flags)
+    except OSError:  # no lock file (or not a regular one): nobody holds it
+        return None
+    try:
+        try:  # shared and released at once: it only asks whether an exclusive holder exists
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _proven_by_another_manifest(target: Path, root: Path) -> bool:
+    """`target` was written by a command that held a folder above or below `root` (e.g. `run --out R`
+    wrote R/convert_mcc/x.png; now `convert --out R/convert_mcc`), and is unchanged since."""
+    try:
+        st = os.lstat(target)
+    except OSError:
+        return False
+    for folder in target.parents:
+        if folder == root:
+            continue
+        try:
+            if not stat.S_ISREG(os.lstat(folder / MANIFEST_NAME).st_mode):
+                continue
+            doc = json.loads((folder / MANIFEST_NAME).read_text())
+            proof = doc["files"].get(target.relative_to(folder).as_posix())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if doc.get("format") == MANIFEST_FORMAT and proof == _proof(st) and stat.S_ISREG(st.st_mode):
+            return True
+    return False
 
 
 def _proof(st: os.stat_result) -> dict[str, int]:

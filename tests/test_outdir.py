@@ -158,6 +158,9 @@ def test_a_second_command_into_a_busy_folder_is_refused_in_one_line(cli, tmp_pat
             err = capsys.readouterr().err
             assert err.count("\n") == 1, err
             assert f"in use by another spiking-mcc command (pid {first.pid}, spiking-mcc run)" in err
+        assert cli(["convert", "model.npz", "--out", str(out / "convert_mcc")]) == 2  # a folder inside it
+        err = capsys.readouterr().err
+        assert f"inside {out}, which another spiking-mcc command holds (pid {first.pid}" in err
         assert json.loads((out / "run.json").read_text()) == held  # the first run's files untouched
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=60) == 128 + signal.SIGTERM
@@ -221,3 +224,33 @@ def test_a_manifest_that_is_not_ours_refuses_the_folder(tmp_path):
         with output_folder(tmp_path):
             pass
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+HOLDER = textwrap.dedent("""
+    import sys
+    from spiking_mcc.outdir import output_folder
+
+    with output_folder(sys.argv[1], command="holder"):
+        print("holding", file=sys.stderr, flush=True)
+        sys.stdin.read()
+""")
+
+
+def test_nested_folders_share_proofs_and_exclude_each_other(tmp_path):
+    sub = tmp_path / "convert_mcc"
+    with output_folder(tmp_path):  # `run --out DIR` wrote DIR/convert_mcc/convert_mcc.json
+        write_json(sub / "convert_mcc.json", {"by": "run"})
+    with output_folder(sub):  # `convert --out DIR/convert_mcc` may replace it: the outer manifest proves it
+        write_json(sub / "convert_mcc.json", {"by": "convert"})
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(sub)], stdin=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=_child_env())
+    try:
+        _wait_for_line(holder, "holding")
+        with output_folder(tmp_path):
+            with pytest.raises(OutputFolderError, match=f"convert_mcc is in use by .*pid {holder.pid}, "
+                                                        "spiking-mcc holder"):
+                write_json(sub / "convert_mcc.json", {"by": "run again"})
+            write_json(tmp_path / "run.json", {})  # the rest of the folder is free
+    finally:
+        holder.communicate("", timeout=30)
+    assert json.loads((sub / "convert_mcc.json").read_text()) == {"by": "convert"}
