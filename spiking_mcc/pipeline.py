@@ -78,7 +78,7 @@ class RunConfig:
 @dataclass
 class StageRecord:
     name: str
-    status: str = "pending"  # pending (or interrupted) | done | missing | skipped | failed
+    status: str = "pending"  # pending | interrupted (by a signal) | done | missing | skipped | failed
     files: list[str] = field(default_factory=list)
     note: str = ""
     wall_s: float = 0.0
