@@ -35,6 +35,7 @@ from conversion.mcc_hardware import UnitNetwork, from_spiking
 from conversion.twopoint_spiking import check_inputs
 from conversion.twopoint_unit import LUT_SIZE, LUT_STEP
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.interrupts import check_interrupted
 
 STEP_MS = 1.0  # one engine time step = tau_step = dt
 CODEGEN_TARGETS = ("numpy", "cython")
@@ -173,6 +174,7 @@ def simulate_brian2(net: SpikingNetwork, inputs: dict[str, np.ndarray], timestep
     predictions, readouts_out, spikes = [], [], []
     done = 0
     for t in steps:
+        check_interrupted()  # a safe point: SIGINT/SIGTERM/SIGHUP stop here (spiking_mcc.interrupts)
         network.run((t - done) * STEP_MS * b2.ms, namespace={})
         done = t
         values = np.asarray(readout.v[:] / b2.mV).reshape(n_samples, n_classes)

@@ -21,6 +21,7 @@ from conversion.importers.mcc import load_mcc_network, two_stream_graph
 from conversion.thresholds import DEFAULT_PERCENTILE
 from conversion.twopoint_unit import check_law
 from spiking_mcc.errors import DataError, ParameterError
+from spiking_mcc.interrupts import check_interrupted
 from spiking_mcc.limits import check_seed
 
 MAX_CALIBRATION_SAMPLES = 2000
@@ -171,6 +172,7 @@ def convert_mcc(model_path: str | os.PathLike, dataset_or_avdigits, timesteps: l
     per_t = threshold == "distribution"
     results, nets = [], []
     for group in ([[t] for t in steps] if per_t else [steps]):
+        check_interrupted()  # a safe point: SIGINT/SIGTERM/SIGHUP stop here (spiking_mcc.interrupts)
         net = twopoint_spiking.calibrate(graph, data.calibration, threshold, group[-1], percentile,
                                          init_membrane_fraction, granularity)
         results += mcc_engine.simulate(net, data.test, group, progress=progress)

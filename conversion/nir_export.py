@@ -85,15 +85,13 @@ def to_nir(net: SpikingNetwork):
 
 
 def write_nir(net: SpikingNetwork, path: str | os.PathLike) -> Path:
-    """Write the converted network as a NIR HDF5 file (written to a temp name, then renamed)."""
+    """Write the converted network as a NIR HDF5 file, through the one atomic writer (spiking_mcc.io)."""
     import nir
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    nir.write(tmp, to_nir(net))
-    os.replace(tmp, path)
-    return path
+    from spiking_mcc.io import atomic_write
+
+    graph = to_nir(net)
+    return atomic_write(path, lambda handle: nir.write(handle, graph))
 
 
 def _meta(value):

@@ -17,6 +17,7 @@ from conversion import engine, ops, thresholds
 from conversion.importers import load_model
 from conversion.ir import Dense, Graph, SpikingNetwork, TwoPoint
 from spiking_mcc.errors import DataError, ModelError, ParameterError
+from spiking_mcc.interrupts import check_interrupted
 from spiking_mcc.limits import check_seed, check_timesteps
 
 MAX_CALIBRATION_SAMPLES = 2000
@@ -218,6 +219,7 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
     fitted_per_t = threshold == "distribution"
     results, nets = [], []
     for group in ([[t] for t in steps] if fitted_per_t else [steps]):
+        check_interrupted()  # a safe point: SIGINT/SIGTERM/SIGHUP stop here (spiking_mcc.interrupts)
         net = thresholds.convert(graph, data.x_calib, threshold, timesteps=group[-1],
                                  percentile=percentile, granularity=granularity, **neuron)
         results += engine.simulate(net, x_test, group, seed=seed, progress=progress)

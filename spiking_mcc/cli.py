@@ -3,18 +3,26 @@
 Each subcommand is a module in `spiking_mcc.commands` with `HELP` (one line),
 `add_arguments(parser)` and `run(args) -> int`. Modules import heavy packages
 (Brian2, Lava) inside `run`, so `spiking-mcc --help` stays fast.
+
+`main` runs every subcommand the same way: SIGINT, SIGTERM and SIGHUP are recorded
+(spiking_mcc.interrupts) and end the command at its next safe point with one line and exit
+128 + the signal number; the command's --out folder is held (locked, manifest of what the tool wrote)
+for the whole command (spiking_mcc.outdir).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
 
 from spiking_mcc import __version__
 from spiking_mcc.commands.common import OneLineParser
 from spiking_mcc.errors import SpikingMCCError
+from spiking_mcc.interrupts import check_interrupted, handle_signals, pause_if_asked, received_signal
 
 # Order shown in --help; a module that is not present is simply not offered.
 COMMANDS = ("cells", "train", "compare", "convert", "loihi", "energy", "sbe", "sweep", "run")
@@ -56,21 +64,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from spiking_mcc.outdir import output_folder  # imports numpy: not needed for --help
+
+    name = args.command
     try:
-        return int(modules[args.command].run(args) or 0)
+        with handle_signals():
+            try:
+                out = getattr(args, "out", None)  # every subcommand has --out today
+                with output_folder(out, command=name) if out is not None else contextlib.nullcontext():
+                    pause_if_asked("start")  # test hook: SPIKING_MCC_PAUSE_AT=start
+                    code = int(modules[name].run(args) or 0)
+                check_interrupted()  # a signal that came after the command's last safe point
+                return code
+            except KeyboardInterrupt:  # Interrupted at a safe point, or the same signal twice
+                signum = received_signal()
+                why = f"interrupted by {signal.Signals(signum).name}" if signum else "interrupted"
+                print(f"spiking-mcc {name}: {why}", file=sys.stderr)
+                return 128 + (signum or signal.SIGINT)
     except SpikingMCCError as err:
         if os.environ.get("SPIKING_MCC_DEBUG"):
             raise
-        print(f"spiking-mcc {args.command}: error: {err}", file=sys.stderr)
+        print(f"spiking-mcc {name}: error: {err}", file=sys.stderr)
         return 2
     except (FileNotFoundError, PermissionError, IsADirectoryError) as err:
         if os.environ.get("SPIKING_MCC_DEBUG"):
             raise
-        print(f"spiking-mcc {args.command}: error: {err}", file=sys.stderr)
+        print(f"spiking-mcc {name}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"spiking-mcc {args.command}: interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

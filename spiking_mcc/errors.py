@@ -23,3 +23,7 @@ class HardwareLimitError(SpikingMCCError):
 
 class SimulatorError(SpikingMCCError):
     """An external simulator (Brian2, Lava) failed or timed out."""
+
+
+class OutputFolderError(SpikingMCCError):
+    """An output folder cannot be used safely: another command holds it, or a file there is not ours."""

@@ -1,13 +1,18 @@
-"""Result files written atomically (temp file + rename), read with clear errors; never pickle."""
+"""Result files written atomically (unique temp file, fsync, rename), read with clear errors; never pickle.
+
+Every file the tool writes (JSON, NPZ, PNG, text/HTML, NIR, ONNX) goes through `atomic_write`; see
+spiking_mcc.outdir for what it may replace inside a command's --out folder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
-import tempfile
+import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -15,11 +20,22 @@ from spiking_mcc.errors import DataError
 
 
 def ensure_dir(path: str | os.PathLike) -> Path:
-    """Create the output folder (and parents) if needed; return it as a Path."""
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"output path {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    """Create the output folder (and parents) if needed; return it as a Path.
+
+    Inside the output folder a command holds (spiking_mcc.outdir), sub-folders are created only as real
+    folders, never through a symbolic link. A path that is empty or lies below a regular file is a
+    ParameterError naming it."""
+    from spiking_mcc.outdir import check_out_path, folder_for
+
+    out = check_out_path(path)
+    folder = folder_for(out)
+    if folder is not None:
+        folder.make_dirs(out)
+        return out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file where a folder should be
+        raise DataError(f"output path {out} exists and is not a folder") from None
     return out
 
 
@@ -39,39 +55,90 @@ def _to_jsonable(value: Any) -> Any:
     return value
 
 
-def _default_file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+# Every temp file this tool writes ends with this tag, so the next command holding the folder's lock can
+# remove exactly its own leftovers (spiking_mcc.outdir) and never a user's `.x.tmp`.
+TEMP_SUFFIX = ".spiking-mcc.tmp"
 
 
-def _atomic_write(path: Path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def is_temp_name(name: str) -> bool:
+    """True for a temp file name made by replace_atomically (`.NAME.XXXXXXXX.spiking-mcc.tmp`)."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> os.stat_result:
+    """Write a file under a unique temp name in the same folder, fsync it, rename it over `path`.
+
+    The one write mechanism (no other code renames temp files). The temp file is created with mode
+    0o666 and O_EXCL, so the kernel applies the umask as for any new file: the process-wide umask is
+    neither read nor changed. On any error or interrupt the temp file is removed and `path` keeps its
+    previous content. Returns the new file's stat (the proof spiking_mcc.outdir records)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    tmp, created = None, False
     try:
-        with os.fdopen(fd, "wb") as handle:
+        while not created:
+            tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+            try:
+                fd = os.open(tmp, flags, 0o666)
+                created = True
+            except FileExistsError:
+                continue
+        with os.fdopen(fd, "w+b") as handle:  # readable too: HDF5 (NIR) seeks and reads back
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, _default_file_mode())  # mkstemp makes 0600; results are ordinary files
-        os.replace(tmp_name, path)
+        stat = os.lstat(tmp)  # after close: the attributes a later lstat of `path` sees (a rename keeps them)
+        os.replace(tmp, path)
+        created = False
     except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+        if created:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
+    _fsync_folder(path.parent)
+    return stat
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable (best effort: some file systems cannot fsync a folder)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Write `path` atomically through `write(handle)`: every file the tool writes goes through here.
+
+    Inside an output folder a command holds (spiking_mcc.outdir.output_folder), an existing file is
+    replaced only if the folder's manifest proves this tool wrote it, and the new file is recorded
+    there; anywhere else the caller's path is written as asked."""
+    from spiking_mcc.outdir import folder_for
+
+    path = Path(path)
+    folder = folder_for(path)
+    if folder is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_atomically(path, write)
+    else:
+        folder.prepare_write(path)
+        folder.record(path, replace_atomically(path, write))
     return path
+
+
+_atomic_write = atomic_write  # the name an earlier caller (spiking_mcc.data.loaders) imports
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write obj as indented JSON (numpy types converted, NaN -> null), atomically."""
     text = json.dumps(_to_jsonable(obj), indent=2, allow_nan=False) + "\n"
-    return _atomic_write(Path(path), lambda h: h.write(text.encode()))
+    return atomic_write(Path(path), lambda h: h.write(text.encode()))
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write a text file atomically."""
-    return _atomic_write(Path(path), lambda h: h.write(text.encode()))
+    return atomic_write(Path(path), lambda h: h.write(text.encode()))
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -90,7 +157,7 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
     for name, arr in arrays.items():
         if np.asarray(arr).dtype == object:
             raise DataError(f"{path}: array '{name}' has dtype object; refusing to pickle")
-    return _atomic_write(Path(path), lambda h: np.savez_compressed(h, **arrays))
+    return atomic_write(Path(path), lambda h: np.savez_compressed(h, **arrays))
 
 
 def load_npz(path: str | os.PathLike, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
@@ -117,6 +184,6 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
         fig.savefig(handle, format="png", dpi=dpi, bbox_inches="tight")
 
     try:
-        return _atomic_write(Path(path), _write)
+        return atomic_write(Path(path), _write)
     finally:
         plt.close(fig)

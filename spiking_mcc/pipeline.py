@@ -6,7 +6,8 @@ mapping) -> report. Each stage is a function that calls that stage's public API 
 JSON into the run folder atomically; `run.json` records versions, seeds, the command line, and
 each stage's status and wall time, and is rewritten after every stage. The report is written
 last, from the JSON files on disk only, so a run killed mid-way never leaves a report that
-disagrees with its JSON files.
+disagrees with its JSON files. The run folder is held through spiking_mcc.outdir (lock, manifest):
+a new run first removes only the files an earlier command provably wrote there.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from typing import Any
 
 from spiking_mcc import __version__
 from spiking_mcc.errors import ParameterError, SpikingMCCError
-from spiking_mcc.io import ensure_dir, read_json, write_json
+from spiking_mcc.interrupts import check_interrupted, handle_signals, pause_if_asked, received_signal
+from spiking_mcc.io import read_json, write_json
 from spiking_mcc.limits import check_seed
+from spiking_mcc.outdir import output_folder
 from spiking_mcc.twopoint.transfer import UNIT_LAW
 
 RUN_JSON = "run.json"
@@ -40,7 +43,6 @@ FPGA_ENERGY_PER_TRANSMISSION_UJ = 8e-5  # one synaptic transmission, Xilinx Ultr
 # Result files whose workloads the energy stage costs, in report order.
 ENERGY_SOURCES = ("train_mcc.json", "train_point.json", "convert_mcc.json", "convert_point.json",
                   "loihi_mcc.json", "loihi.json")
-REPORT_FILES = ("report.md", "report.html")
 VERSIONED_PACKAGES = ("numpy", "scipy", "brian2", "lava-nc", "onnx", "nir", "scikit-learn", "matplotlib")
 
 
@@ -78,7 +80,7 @@ class RunConfig:
 @dataclass
 class StageRecord:
     name: str
-    status: str = "pending"  # pending (or interrupted) | done | missing | skipped | failed
+    status: str = "pending"  # pending | interrupted (by a signal) | done | missing | skipped | failed
     files: list[str] = field(default_factory=list)
     note: str = ""
     wall_s: float = 0.0
@@ -317,41 +319,6 @@ def versions() -> dict[str, str]:
     return found
 
 
-def remove_stale_files(out_dir: Path) -> list[Path]:
-    """Delete what an earlier run in `out_dir` left: temp files of a killed run (`.name.XXXX.tmp`),
-    the previous report and the files its run.json lists, so the new report shows this run only."""
-    stale = {p for p in out_dir.rglob(".*.tmp") if p.is_file()}
-    stale |= {out_dir / name for name in REPORT_FILES} | set(out_dir.glob("report_*.png"))
-    try:
-        previous = read_json(out_dir / RUN_JSON) if (out_dir / RUN_JSON).is_file() else {}
-    except SpikingMCCError:  # a corrupt run.json: nothing to learn from it
-        previous = {}
-    listed = [f for stage in previous.get("stages", []) for f in stage.get("files", [])]
-    stale |= {out_dir / f for f in listed + list(previous.get("figures", {}).values())
-              if not Path(f).is_absolute() and ".." not in Path(f).parts}
-    removed = sorted(p for p in stale if p.is_file())
-    for path in removed:
-        path.unlink()
-    return removed
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM raises KeyboardInterrupt, so atomic writes in progress delete their temp files."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
                  stages: tuple[str, ...] | None = None, argv: list[str] | None = None,
                  progress: bool = True) -> dict:
@@ -359,25 +326,35 @@ def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
 
     A stage that raises is recorded as "failed" (message, and traceback for a bug) and the run goes
     on; the caller decides what a failed stage means (the CLI exits 1). Set SPIKING_MCC_DEBUG=1 to
-    let the exception through instead."""
-    from tqdm import tqdm
-
+    let the exception through instead. SIGINT, SIGTERM and SIGHUP stop the run at the next safe point
+    (between stages, epochs, time-step sweeps): run.json then says `"interrupted": "SIGTERM"`, no report
+    is written, and Interrupted (a KeyboardInterrupt) is raised to the caller."""
     names = [name for name, _, _ in STAGES]
     selected = list(names) if stages is None else list(stages)
     unknown = [name for name in selected if name not in names]
     if unknown:
         raise ParameterError(f"--stages: unknown stage(s) {unknown}; allowed: {names}")
     check_seed(seed, "--seed")
-    out = ensure_dir(out_dir)
+    if argv is None:
+        argv = ["--out", str(out_dir), "--seed", str(seed)] + (["--quick"] if quick else [])
+    with handle_signals(), output_folder(out_dir, command="run") as folder:
+        # Only files the folder's manifest proves an earlier command wrote go; everything else stays.
+        folder.remove_previous_outputs()
+        return _run_stages(folder.path, quick, seed, selected, argv, progress)
+
+
+def _run_stages(out: Path, quick: bool, seed: int, selected: list[str], argv: list[str],
+                progress: bool) -> dict:
+    from tqdm import tqdm
+
+    names = [name for name, _, _ in STAGES]
     config = RunConfig.for_mode(quick, seed)
     ctx = RunContext(out_dir=out, config=config, progress=progress)
     records = [StageRecord(name) for name in names]
-    if argv is None:
-        argv = ["--out", str(out_dir), "--seed", str(seed)] + (["--quick"] if quick else [])
     command = " ".join(["spiking-mcc", "run", *argv])
     run_record: dict[str, Any] = {
         "command": command, "seed": seed, "quick": quick, "config": asdict(config),
-        "versions": versions(), "complete": False, "stages": [], "figures": {},
+        "versions": versions(), "complete": False, "interrupted": None, "stages": [], "figures": {},
     }
     started = time.perf_counter()
 
@@ -386,12 +363,13 @@ def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
                           wall_s=round(time.perf_counter() - started, 3))
         write_json(out / RUN_JSON, run_record)
 
-    with _sigterm_as_interrupt():
-        remove_stale_files(out)
-        save()
-        done: set[str] = set()
-        bar = tqdm(STAGES, desc="spiking-mcc run", unit="stage", disable=not progress, file=sys.stderr)
+    save()
+    done: set[str] = set()
+    bar = tqdm(STAGES, desc="spiking-mcc run", unit="stage", disable=not progress, file=sys.stderr)
+    record = records[0]
+    try:
         for (name, function, needs), record in zip(bar, records):
+            check_interrupted()  # the safe point between stages
             bar.set_postfix_str(name)
             if name not in selected:
                 record.status, record.note = "skipped", "not selected with --stages"
@@ -424,9 +402,19 @@ def run_pipeline(out_dir: str | Path, quick: bool = False, seed: int = 0,
                     done.add(name)
                 record.wall_s = round(time.perf_counter() - t0, 3)
             save()
+            pause_if_asked(name)  # test hook: SPIKING_MCC_PAUSE_AT=STAGE
+        check_interrupted()
+    except KeyboardInterrupt:  # a signal (Interrupted at a safe point) or Ctrl-C twice: no report
+        signum = received_signal()
+        run_record["interrupted"] = signal.Signals(signum).name if signum else "KeyboardInterrupt"
+        if record.status == "pending":
+            record.status, record.note = "interrupted", f"interrupted by {run_record['interrupted']}"
         bar.close()
-        save(complete=True)
-        from spiking_mcc.report import build_report
+        save()
+        raise
+    bar.close()
+    save(complete=True)
+    from spiking_mcc.report import build_report
 
-        build_report(out)
+    build_report(out)
     return read_json(out / RUN_JSON)

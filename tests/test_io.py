@@ -53,3 +53,83 @@ def test_result_files_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def _chain(hidden: int = 8):
+    from conversion.ir import Dense, Graph, ReLU
+
+    rng = np.random.default_rng(0)
+    return Graph.sequential((6,), [Dense(rng.normal(size=(hidden, 6)), np.zeros(hidden)), ReLU(),
+                                   Dense(rng.normal(size=(3, hidden)), np.zeros(3))])
+
+
+def test_temp_names_are_unique_tagged_and_gone_after_an_interrupt(tmp_path):
+    from spiking_mcc.io import atomic_write, is_temp_name
+
+    seen = []
+
+    def interrupted(handle):
+        handle.write(b"half")
+        seen.extend(p.name for p in tmp_path.iterdir())
+        raise KeyboardInterrupt  # what a second Ctrl-C does in the middle of a write
+
+    write_json(tmp_path / "r.json", {"ok": 1})
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "r.json", interrupted)
+    temps = [name for name in seen if name != "r.json"]
+    assert len(temps) == 1 and is_temp_name(temps[0]) and temps[0].startswith(".r.json.")
+    assert not is_temp_name(".notes.txt.tmp") and not is_temp_name(".x.json.1234.tmp")  # a user's
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    assert json.loads((tmp_path / "r.json").read_text()) == {"ok": 1}
+
+
+def test_the_writer_never_touches_the_process_umask(tmp_path, monkeypatch):
+    import os
+
+    def forbidden(mask):
+        raise AssertionError("os.umask changes the umask of every thread in the process")
+
+    umask = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", forbidden)
+        path = write_json(tmp_path / "r.json", {"ok": 1})
+    finally:
+        monkeypatch.undo()
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o640  # the kernel applied the caller's umask
+
+
+@pytest.mark.parametrize("kind", ["nir", "onnx"])
+def test_nir_and_onnx_writers_do_not_collide_and_leave_no_temp(tmp_path, kind):
+    """Eight writers of one path at once: today's fixed `.name.tmp` made them fail or read half files."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    graph = _chain(8 if kind == "nir" else 20_000)  # a large ONNX file: the writes overlap
+    if kind == "nir":
+        from conversion.nir_export import read_nir, write_nir
+        from conversion.thresholds import convert
+
+        net = convert(graph, np.random.default_rng(1).random((50, 6)), "max", timesteps=4)
+
+        def write(_):
+            return write_nir(net, tmp_path / "model.nir")
+
+        def check(path):
+            assert read_nir(path).v_th.keys() == net.v_th.keys()
+    else:
+        from conversion.importers import load_model
+        from conversion.importers.onnx_export import write_onnx_model
+
+        def write(_):
+            return write_onnx_model(tmp_path / "model.onnx", graph)
+
+        def check(path):
+            x = np.random.default_rng(2).random((4, 6))
+            from conversion import ops
+
+            np.testing.assert_allclose(ops.predict(load_model(path), x), ops.predict(graph, x))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        paths = list(pool.map(write, range(16)))
+    assert len(set(paths)) == 1
+    check(paths[0])
+    assert [p.name for p in tmp_path.iterdir()] == [paths[0].name]

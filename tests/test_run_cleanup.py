@@ -1,38 +1,10 @@
-"""Run-folder hygiene and orchestration: a new run starts clean, skipped stages are recorded, bad --stages."""
-
-import json
+"""Run orchestration: skipped stages are recorded, bad --stages. (What a new run may remove from its
+folder: tests/test_outdir.py.)"""
 
 import pytest
 
 from spiking_mcc.errors import ParameterError
-from spiking_mcc.pipeline import RunConfig, remove_stale_files, run_pipeline
-
-
-def test_removes_only_what_the_previous_run_wrote(tmp_path):
-    (tmp_path / "run.json").write_text(json.dumps({
-        "stages": [{"name": "train", "files": ["train_mcc.json", "mcc.npz"]},
-                   {"name": "convert", "files": ["convert_mcc/convert_mcc.json", "../outside.json"]}],
-        "figures": {"bac_traces": "bac_traces.png"}}))
-    for name in ("train_mcc.json", "mcc.npz", "bac_traces.png", "report.md", "report.html",
-                 "report_energy_per_device.png", ".energy.json.abc123.tmp", "my_notes.txt"):
-        (tmp_path / name).write_text("x")
-    (tmp_path / "convert_mcc").mkdir()
-    (tmp_path / "convert_mcc" / "convert_mcc.json").write_text("{}")
-    (tmp_path / "convert_mcc" / ".figure.png.q1.tmp").write_text("x")
-    (tmp_path.parent / "outside.json").write_text("{}")
-
-    removed = remove_stale_files(tmp_path)
-
-    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    assert left == ["my_notes.txt", "run.json"]
-    assert len(removed) == 9
-    assert (tmp_path.parent / "outside.json").exists()  # never outside the run folder
-
-
-def test_a_corrupt_previous_run_json_is_not_fatal(tmp_path):
-    (tmp_path / "run.json").write_text("{half")
-    (tmp_path / "report.md").write_text("old")
-    assert remove_stale_files(tmp_path) == [tmp_path / "report.md"]
+from spiking_mcc.pipeline import RunConfig, run_pipeline
 
 
 def test_quick_mode_is_smaller_than_the_full_run():

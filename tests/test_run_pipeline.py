@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -128,50 +127,59 @@ def test_same_seed_same_json_numbers(quick_runs):
         assert a == b, f"{name}: {[k for k in a if a.get(k) != b.get(k)][:10]}"
 
 
-def _wait_for_first_stage(out: Path, proc: subprocess.Popen, timeout_s: float = RUN_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "run finished before it could be interrupted"
-        try:
-            stages = json.loads((out / "run.json").read_text())["stages"]
-        except (FileNotFoundError, json.JSONDecodeError, KeyError):
-            stages = []
-        if any(s["status"] == "done" for s in stages):
-            return
-        time.sleep(0.2)
-    raise AssertionError("no stage finished in time")
+def _wait_for_pause(proc: subprocess.Popen, stage: str) -> None:
+    """Read the run's stderr until it says it paused after `stage` (SPIKING_MCC_PAUSE_AT): a real event,
+    so the signal always lands while the run is in progress."""
+    seen = b""
+    while f"paused at '{stage}'".encode() not in seen:
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        assert chunk, f"run ended before pausing: {seen.decode(errors='replace')[-3000:]}"
+        seen += chunk
 
 
-def _assert_clean(out: Path) -> None:
+def _assert_clean(out: Path) -> dict:
     assert not (out / "report.md").exists() and not (out / "report.html").exists()
     for path in out.rglob("*.json"):
         json.loads(path.read_text())  # complete, parseable
-    assert json.loads((out / "run.json").read_text())["complete"] is False
+    record = json.loads((out / "run.json").read_text())
+    assert record["complete"] is False
+    assert {s["name"]: s["status"] for s in record["stages"]}["train"] == "done"
+    for name in ("train_mcc.json", "train_point.json", "mcc.npz", "point.npz"):
+        assert (out / name).is_file()
+    return record
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+SIGNALS = [signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGKILL]
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=[s.name for s in SIGNALS])
 def test_killed_run_leaves_no_half_written_file(tmp_path, sig):
-    from spiking_mcc.pipeline import remove_stale_files
-
-    proc = subprocess.Popen(_run_cmd(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    env = {**os.environ, "SPIKING_MCC_PAUSE_AT": "train"}
+    proc = subprocess.Popen(_run_cmd(tmp_path, "--stages", "train,convert"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True, env=env,
+                            preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in SIGNALS[:3]])
     try:
-        _wait_for_first_stage(tmp_path, proc)
-        time.sleep(0.5)
+        _wait_for_pause(proc, "train")
         if sig == signal.SIGKILL:
             os.killpg(proc.pid, sig)  # the whole group, as a crash or an OOM kill would
         else:
             proc.send_signal(sig)
-        proc.wait(timeout=60)
+        _, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    _assert_clean(tmp_path)
-    leftovers = list(tmp_path.rglob(".*.tmp"))
-    if sig == signal.SIGTERM:
-        assert proc.returncode == 130
-        assert not leftovers, leftovers
-    else:  # SIGKILL cannot be caught: a hidden temp file may remain, and the next run removes it
-        remove_stale_files(tmp_path)
-        assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    record = _assert_clean(tmp_path)
+    status = {s["name"]: s["status"] for s in record["stages"]}
+    if sig == signal.SIGKILL:  # cannot be caught: run.json says incomplete, and the next run can go on
+        assert proc.returncode == -signal.SIGKILL and record["interrupted"] is None
+        from spiking_mcc.pipeline import run_pipeline
+
+        assert run_pipeline(tmp_path, quick=True, stages=("energy",), progress=False)["complete"]
+        assert not (tmp_path / "train_mcc.json").exists()  # the killed run's own outputs: replaced
+    else:
+        assert proc.returncode == 128 + sig
+        assert stderr.decode().strip().splitlines()[-1] == f"spiking-mcc run: interrupted by {sig.name}"
+        assert record["interrupted"] == sig.name
+        assert status["compare"] == "interrupted" and status["convert"] == "pending"
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]

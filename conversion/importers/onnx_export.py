@@ -80,9 +80,6 @@ def write_onnx_model(path: str | os.PathLike, graph: Graph, softmax: bool = Fals
     model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="spiking-mcc")
     onnx.checker.check_model(model)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    onnx.save(model, str(tmp))
-    os.replace(tmp, path)
-    return path
+    from spiking_mcc.io import atomic_write
+
+    return atomic_write(path, lambda handle: handle.write(model.SerializeToString()))

@@ -23,6 +23,7 @@ from spiking_mcc.cells.bursts import count_events
 from spiking_mcc.cells.model import CONDITION_VARIABLES, make_cell_group, set_conditions
 from spiking_mcc.cells.params import magnitudes, make_params
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.interrupts import check_interrupted
 from spiking_mcc.limits import LIMITS, check_seed
 
 TRACE_STEP_MS = 0.25  # trace resolution kept in cells.json
@@ -97,7 +98,8 @@ def simulate(conditions: Mapping[str, np.ndarray], duration_ms: float, params: M
         voltage = b2.StateMonitor(group, ["v_s", "v_d"], record=True, name=f"{name}_voltage")
         objects.append(voltage)
     network = b2.Network(*objects)
-    network.run(duration_ms * b2.ms)
+    # the report callback is a safe point about every 0.5 s of wall time (spiking_mcc.interrupts)
+    network.run(duration_ms * b2.ms, report=lambda *_: check_interrupted(), report_period=0.5 * b2.second)
     result = {"i": np.asarray(spikes.i[:], dtype=np.int64), "t_ms": np.asarray(spikes.t[:] / b2.ms)}
     if record_voltage:
         result["trace_t_ms"] = np.asarray(voltage.t[:] / b2.ms)
@@ -254,5 +256,6 @@ def _run_all(settings: ProtocolSettings, params: Mapping, target: str, quick: bo
 
         iterator = tqdm(stages, desc="cell protocols", unit="protocol")
     for offset, protocol in enumerate(iterator):
+        check_interrupted()
         results.update(protocol(params, settings, dt_ms, seed + offset))
     return results

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from spiking_mcc.interrupts import check_interrupted
 from spiking_mcc.limits import check_seed
 from spiking_mcc.mcc.activity import ENERGY_PER_TRANSMISSION_UJ, count_transmissions, workload
 from spiking_mcc.mcc.resilience import damage_at_test_time, mid_training_damage
@@ -111,6 +112,7 @@ def run_compare(out_dir: str | os.PathLike, quick: bool = False, seed: int = 0,
 
     runs, curves, trained = [], {s: {m: [] for m in MODELS} for s in SETUPS}, {}
     for _, setup, model, l1 in jobs:
+        check_interrupted()
         result = train_model(model, setup, clean, plan.epochs, seed, law=plan.law,
                              config=replace(base, activity_l1=l1))
         runs.append(_summary(result, clean))

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from spiking_mcc.errors import DataError, ParameterError
+from spiking_mcc.interrupts import check_interrupted
 from spiking_mcc.limits import check_seed
 from spiking_mcc.mcc.activity import count_transmissions
 from spiking_mcc.mcc.network import (
@@ -163,6 +164,7 @@ def train_model(model: str, setup: str, data, epochs: int, seed: int, law: str =
         from tqdm import tqdm
         epoch_iter = tqdm(epoch_iter, desc=f"train {model}/{setup}", unit="epoch", leave=False)
     for epoch in epoch_iter:
+        check_interrupted()  # a safe point: SIGINT/SIGTERM/SIGHUP stop here (spiking_mcc.interrupts)
         if damage is not None and epoch == damage.epoch:
             before = accuracy(net, a_te, v_te, y_te, masks)
             masks = damage_masks(net, damage.fraction, np.random.default_rng(seed + 2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from spiking_mcc.interrupts import check_interrupted
 from spiking_mcc.io import ensure_dir, write_json
 from spiking_mcc.sbe import figures, mlp
 from spiking_mcc.sbe.trainer import TrainConfig, check_ranks, train_mlp
@@ -20,6 +21,7 @@ def run_comparison(dataset, configs: list[TrainConfig], out_dir: str | os.PathLi
     models = ensure_dir(out / "models")
     runs = []
     for config in configs:
+        check_interrupted()
         result = train_mlp(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test, config,
                            n_classes=n_classes, progress=progress)
         record = result.summary()

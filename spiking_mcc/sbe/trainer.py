@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spiking_mcc.errors import DataError, ParameterError
+from spiking_mcc.interrupts import check_interrupted
 from spiking_mcc.limits import LIMITS, check_int, check_seed
 from spiking_mcc.sbe import estimator, mlp
 from spiking_mcc.sbe.crossbar import CrossbarDevice
@@ -211,6 +212,7 @@ def train_mlp(
         epochs = tqdm(epochs, desc=f"{method} b={batch_size}" + (f" k={rank}" if states or
                       method == "svd" else ""), unit="epoch", leave=False)
     for epoch in epochs:
+        check_interrupted()  # a safe point: SIGINT/SIGTERM/SIGHUP stop here (spiking_mcc.interrupts)
         start = time.perf_counter()
         eta = config.learning_rate * config.lr_decay ** (epoch - 1)
         order = order_rng.permutation(n_train)
