@@ -8,7 +8,7 @@ synaptic events per sample, per-layer firing rates and ANN-vs-SNN activation err
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +23,14 @@ MAX_CALIBRATION_SAMPLES = 2000
 
 @dataclass(frozen=True)
 class EvaluationData:
-    """Test inputs/labels and calibration inputs (2-D float arrays, flattened per sample)."""
+    """Test inputs/labels and calibration inputs (2-D float arrays, flattened per sample); origin: where
+    the test and calibration samples came from ("test", "calibration" -> a sentence)."""
 
     name: str
     x_test: np.ndarray
     y_test: np.ndarray
     x_calib: np.ndarray
+    origin: dict[str, str] = field(default_factory=dict)
 
 
 def load_evaluation_data(dataset, seed: int = 0) -> EvaluationData:
@@ -43,22 +45,31 @@ def load_evaluation_data(dataset, seed: int = 0) -> EvaluationData:
             from spiking_mcc.data.digits import load_digits_split
 
             split = load_digits_split(seed)
-            return EvaluationData("digits", split.x_test, split.y_test, split.x_train)
+            origin = {"test": f"digits: seeded split (seed {seed})", "calibration": "digits: training split"}
+            return EvaluationData("digits", split.x_test, split.y_test, split.x_train, origin)
         dataset = load_dataset(str(dataset), seed)
     name = getattr(dataset, "name", "data")
+    given = dict(getattr(dataset, "origin", None) or {})
+    origin = {"test": given.get("test", f"{name}: 'x_test', 'y_test' as given")}
     x_calib = getattr(dataset, "x_calib", None)
     if x_calib is None:
         x_calib = dataset.x_train
+        origin["calibration"] = f"the training inputs ({given.get('train', f'{name}: x_train')})"
+    else:
+        origin["calibration"] = given.get("calibration", f"{name}: 'x_calib' as given")
     x_calib = np.asarray(x_calib)
     if x_calib.ndim == 0 or len(x_calib) == 0:
         raise DataError(f"{name}: calibration set is empty; thresholds need at least one calibration sample")
     if len(x_calib) > MAX_CALIBRATION_SAMPLES:
         pick = np.random.default_rng(seed).choice(len(x_calib), MAX_CALIBRATION_SAMPLES, replace=False)
+        origin["calibration"] += (f"; a seeded random {MAX_CALIBRATION_SAMPLES} of its {len(x_calib)} "
+                                  f"samples (seed {seed})")
         x_calib = x_calib[np.sort(pick)]
     x_test, y_test = np.asarray(dataset.x_test), np.asarray(dataset.y_test)
     if len(x_test) == 0:
         raise DataError(f"{name}: the test set is empty")
-    return EvaluationData(name, x_test.reshape(len(x_test), -1), y_test, x_calib.reshape(len(x_calib), -1))
+    return EvaluationData(name, x_test.reshape(len(x_test), -1), y_test, x_calib.reshape(len(x_calib), -1),
+                          origin)
 
 
 def _fan_in(graph: Graph, layer: str) -> int:
@@ -170,6 +181,9 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
     model_name = "graph" if isinstance(model_path_or_graph, Graph) else Path(model_path_or_graph).name
     data = load_evaluation_data(dataset, seed)
     x_test, y_test = data.x_test[:samples], data.y_test[:samples]
+    origin = {"test": f"{data.name}: as given", "calibration": f"{data.name}: as given", **data.origin}
+    if samples is not None and samples < len(data.y_test):
+        origin["test"] += f"; the first {samples} of its {len(data.y_test)} samples (--samples)"
     ops.check_input(graph, x_test[:1], f"{data.name} test data")
     ops.check_input(graph, data.x_calib[:1], f"{data.name} calibration data")
     out = ensure_dir(out_dir)
@@ -187,7 +201,8 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
     summary = {
         "model": model_name, "data": data.name, "threshold": threshold, "percentile": percentile,
         "granularity": granularity if threshold == "distribution" else None, "seed": seed,
-        "n_test": int(len(y_test)), "n_calibration": int(len(data.x_calib)), "neuron": neuron,
+        "n_test": int(len(y_test)), "n_calibration": int(len(data.x_calib)), "data_origin": origin,
+        "neuron": neuron,
         "notes": list(graph.notes), "layers": graph.describe().splitlines(),
         "ann_accuracy": ann_accuracy,
         "snn": [snn_entry(r, y_test, ann_accuracy) for r in results],

@@ -63,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     rows = [{"T": e["timesteps"], "accuracy": e["accuracy"], "loss (points)": e["accuracy_loss_points"],
              "spikes/sample": e["spikes_per_sample"], "syn. events/sample": e["synaptic_events_per_sample"]}
             for e in summary["snn"]]
+    print(f"test samples ({summary['n_test']}): {summary['data_origin']['test']}")
+    print(f"calibration samples ({summary['n_calibration']}): {summary['data_origin']['calibration']}")
     print(f"ANN accuracy {summary['ann_accuracy']:.4f} on {summary['n_test']} test samples "
           f"({summary['data']}); threshold: {summary['threshold']}")
     print_table(rows)
