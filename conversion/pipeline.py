@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion import engine, ops, thresholds
+from conversion import defaults, engine, ops, thresholds
 from conversion.importers import load_model
 from conversion.ir import Dense, Graph, SpikingNetwork, TwoPoint
 from spiking_mcc.errors import DataError, ParameterError
@@ -157,15 +157,19 @@ def _plot(path: Path, summary: dict) -> None:
     save_figure(fig, path)
 
 
-def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset, timesteps: list[int],
-                         threshold: str, out_dir: str | os.PathLike, seed: int = 0, *,
-                         samples: int | None = None, percentile: float = thresholds.DEFAULT_PERCENTILE,
-                         granularity: str = "channel", init_membrane_fraction: float = 0.5,
-                         encoding: str = "analog", readout: str = "membrane", reset: str = "subtract",
-                         leak: float = 0.0, progress: bool = False) -> dict:
-    """Convert, simulate for every T, write convert.json / model.nir / accuracy_vs_T.png into out_dir.
+def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset,
+                         timesteps: list[int] = defaults.TIMESTEPS, threshold: str = defaults.THRESHOLD,
+                         out_dir: str | os.PathLike | None = None, seed: int = 0, *,
+                         samples: int | None = None, percentile: float = defaults.PERCENTILE,
+                         granularity: str = defaults.GRANULARITY,
+                         init_membrane_fraction: float = defaults.INIT_MEMBRANE_FRACTION,
+                         encoding: str = defaults.ENCODING, readout: str = defaults.READOUT,
+                         reset: str = defaults.RESET, leak: float = defaults.LEAK,
+                         progress: bool = False) -> dict:
+    """Convert, simulate for every T and return the summary; with `out_dir`, also write convert.json /
+    model.nir / accuracy_vs_T.png there. Defaults: conversion.defaults (the `convert` CLI's).
 
-    threshold: max | percentile | channel | distribution (fitted per T). Returns the JSON summary."""
+    threshold: max | percentile | channel | distribution (fitted per T)."""
     from conversion.nir_export import write_nir
     from spiking_mcc.io import ensure_dir, write_json
 
@@ -186,7 +190,6 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
         origin["test"] += f"; the first {samples} of its {len(data.y_test)} samples (--samples)"
     ops.check_input(graph, x_test[:1], f"{data.name} test data")
     ops.check_input(graph, data.x_calib[:1], f"{data.name} calibration data")
-    out = ensure_dir(out_dir)
     ann_accuracy = float(np.mean(ops.predict(graph, x_test) == y_test))
 
     neuron = dict(init_membrane_fraction=init_membrane_fraction, encoding=encoding, readout=readout,
@@ -209,8 +212,10 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
         "workloads": workloads(nets[-1], results),
         "nir": {"file": "model.nir", "timesteps": steps[-1]},
     }
-    write_nir(nets[-1], out / "model.nir")
-    write_json(out / "convert.json", summary)
-    _plot(out / "accuracy_vs_T.png", summary)
+    if out_dir is not None:
+        out = ensure_dir(out_dir)
+        write_nir(nets[-1], out / "model.nir")
+        write_json(out / "convert.json", summary)
+        _plot(out / "accuracy_vs_T.png", summary)
     return summary
 

@@ -199,7 +199,7 @@ def stage_loihi(ctx: RunContext) -> list[Path]:
     loihi = require("loihi_targets.pipeline", "run_loihi")
     loihi.run_loihi(ctx.artefacts[f"{LAVA_MODEL}_model"], "avdigits", samples=ctx.config.lava_samples,
                     timesteps=ctx.config.lava_timesteps, mode="fixed", out_dir=ctx.out_dir,
-                    seed=ctx.config.seed, progress=ctx.progress)
+                    seed=ctx.config.seed, threshold=ctx.config.threshold, progress=ctx.progress)
     figure = ctx.out_dir / "loihi_counts.png"
     ctx.add_figure("loihi_counts", figure)
     return [ctx.out_dir / "loihi.json", figure]

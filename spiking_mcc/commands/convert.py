@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from conversion import defaults
 from spiking_mcc.commands.common import add_out_argument, add_seed_argument, parse_int_list, print_table
 from spiking_mcc.commands.convert_mcc import add_mcc_arguments, run_mcc
 from spiking_mcc.errors import ParameterError
@@ -17,23 +18,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="trained ANN: spiking-mcc sequential-v1 .npz or .onnx")
     parser.add_argument("--data", default="digits",
                         help="digits | avdigits | PATH.npz with x, y [, x_calib] (default: digits)")
-    parser.add_argument("--timesteps", default="1,2,4,8,16,32",
-                        help="comma-separated time steps T (default: 1,2,4,8,16,32)")
-    parser.add_argument("--threshold", default="distribution", choices=THRESHOLDS,
-                        help="threshold method: max, percentile (99.9), channel (per-channel percentile) or "
-                             "distribution (Datta & Beerel 2022, fitted per T; default)")
-    parser.add_argument("--percentile", type=float, default=99.9, help="percentile for percentile/channel")
-    parser.add_argument("--granularity", default="channel", choices=("layer", "channel"),
-                        help="distribution-aware fit per layer (paper) or per channel/neuron (default)")
-    parser.add_argument("--init-membrane", type=float, default=0.5,
-                        help="initial membrane as a fraction of the threshold, in [0, 1) (default: 0.5)")
-    parser.add_argument("--encoding", default="analog", choices=("analog", "poisson"),
-                        help="input encoding (default: analog, the input drives layer 1 directly)")
-    parser.add_argument("--readout", default="membrane", choices=("membrane", "counts"),
-                        help="output readout: accumulated membrane (default) or spike counts")
-    parser.add_argument("--reset", default="subtract", choices=("subtract", "zero"),
-                        help="reset after a spike (default: subtract)")
-    parser.add_argument("--leak", type=float, default=0.0, help="membrane leak per step, [0, 1) (default 0)")
+    steps = ",".join(str(t) for t in defaults.TIMESTEPS)
+    parser.add_argument("--timesteps", default=steps, help=f"comma-separated time steps T (default: {steps})")
+    parser.add_argument("--threshold", default=defaults.THRESHOLD, choices=THRESHOLDS,
+                        help="threshold method: max, percentile, channel (per-channel percentile) or "
+                             "distribution (Datta & Beerel 2022, fitted per T); "
+                             f"default {defaults.THRESHOLD}")
+    parser.add_argument("--percentile", type=float, default=defaults.PERCENTILE,
+                        help=f"percentile for percentile/channel (default {defaults.PERCENTILE})")
+    parser.add_argument("--granularity", default=defaults.GRANULARITY, choices=("layer", "channel"),
+                        help="distribution-aware fit per layer (paper) or per channel/neuron "
+                             f"(default {defaults.GRANULARITY})")
+    parser.add_argument("--init-membrane", type=float, default=defaults.INIT_MEMBRANE_FRACTION,
+                        help="initial membrane as a fraction of the threshold, in [0, 1) "
+                             f"(default: {defaults.INIT_MEMBRANE_FRACTION})")
+    parser.add_argument("--encoding", default=defaults.ENCODING, choices=("analog", "poisson"),
+                        help=f"input encoding (default: {defaults.ENCODING}; analog: the input drives "
+                             "layer 1 directly)")
+    parser.add_argument("--readout", default=defaults.READOUT, choices=("membrane", "counts"),
+                        help="output readout: accumulated membrane or spike counts "
+                             f"(default {defaults.READOUT})")
+    parser.add_argument("--reset", default=defaults.RESET, choices=("subtract", "zero"),
+                        help=f"reset after a spike (default: {defaults.RESET})")
+    parser.add_argument("--leak", type=float, default=defaults.LEAK,
+                        help=f"membrane leak per step, [0, 1) (default {defaults.LEAK})")
     parser.add_argument("--samples", type=int, default=None, help="evaluate only the first N test samples")
     add_seed_argument(parser)
     add_out_argument(parser, "results/convert")
