@@ -123,3 +123,11 @@ def test_run_report_says_when_the_lava_network_differs():
     text = _loihi_differences(other, convert)
     assert text.startswith("no: ") and "percentile (convert: distribution)" in text
     assert "initial membrane 0.0 (convert: 0.5)" in text and "[x+, x-]" in text
+
+
+def test_sbe_refuses_an_npz_that_is_only_a_test_set(tmp_path, cli, capsys):
+    x, y = _separable(40, RNG)
+    save_npz(tmp_path / "t.npz", x=x, y=y, x_calib=x[:10])
+    assert cli(["sbe", "--data", str(tmp_path / "t.npz"), "--out", str(tmp_path / "o")]) == 2
+    assert "no training samples" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
