@@ -8,12 +8,12 @@ synaptic events per sample, per-layer firing rates and ANN-vs-SNN activation err
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from conversion import engine, ops, thresholds
+from conversion import defaults, engine, ops, thresholds
 from conversion.importers import load_model
 from conversion.ir import Dense, Graph, SpikingNetwork, TwoPoint
 from spiking_mcc.errors import DataError, ModelError, ParameterError
@@ -26,13 +26,15 @@ MAX_CALIBRATION_SAMPLES = 2000
 @dataclass(frozen=True)
 class EvaluationData:
     """Test inputs/labels and calibration inputs (2-D float arrays, flattened per sample); n_classes: the
-    data set's class count when it declares one."""
+    data set's class count when it declares one; origin: where the test and calibration samples came
+    from ("test", "calibration" -> a sentence)."""
 
     name: str
     x_test: np.ndarray
     y_test: np.ndarray
     x_calib: np.ndarray
     n_classes: int | None = None
+    origin: dict[str, str] = field(default_factory=dict)
 
 
 def load_evaluation_data(dataset, seed: int = 0) -> EvaluationData:
@@ -47,23 +49,31 @@ def load_evaluation_data(dataset, seed: int = 0) -> EvaluationData:
             from spiking_mcc.data.digits import load_digits_split
 
             split = load_digits_split(seed)
-            return EvaluationData("digits", split.x_test, split.y_test, split.x_train)
+            origin = {"test": f"digits: seeded split (seed {seed})", "calibration": "digits: training split"}
+            return EvaluationData("digits", split.x_test, split.y_test, split.x_train, origin=origin)
         dataset = load_dataset(str(dataset), seed)
     name = getattr(dataset, "name", "data")
+    given = dict(getattr(dataset, "origin", None) or {})
+    origin = {"test": given.get("test", f"{name}: 'x_test', 'y_test' as given")}
     x_calib = getattr(dataset, "x_calib", None)
     if x_calib is None:
         x_calib = dataset.x_train
+        origin["calibration"] = f"the training inputs ({given.get('train', f'{name}: x_train')})"
+    else:
+        origin["calibration"] = given.get("calibration", f"{name}: 'x_calib' as given")
     x_calib = np.asarray(x_calib)
     if x_calib.ndim == 0 or len(x_calib) == 0:
         raise DataError(f"{name}: calibration set is empty; thresholds need at least one calibration sample")
     if len(x_calib) > MAX_CALIBRATION_SAMPLES:
         pick = np.random.default_rng(seed).choice(len(x_calib), MAX_CALIBRATION_SAMPLES, replace=False)
+        origin["calibration"] += (f"; a seeded random {MAX_CALIBRATION_SAMPLES} of its {len(x_calib)} "
+                                  f"samples (seed {seed})")
         x_calib = x_calib[np.sort(pick)]
     x_test, y_test = np.asarray(dataset.x_test), np.asarray(dataset.y_test)
     if len(x_test) == 0:
         raise DataError(f"{name}: the test set is empty")
     return EvaluationData(name, x_test.reshape(len(x_test), -1), y_test, x_calib.reshape(len(x_calib), -1),
-                          getattr(dataset, "n_classes", None))
+                          n_classes=getattr(dataset, "n_classes", None), origin=origin)
 
 
 def check_outputs_match(graph: Graph, data: EvaluationData, model_name: str) -> None:
@@ -184,15 +194,20 @@ def _plot(path: Path, summary: dict) -> None:
     save_figure(fig, path)
 
 
-def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset, timesteps: list[int],
-                         threshold: str, out_dir: str | os.PathLike, seed: int = 0, *,
-                         samples: int | None = None, percentile: float = thresholds.DEFAULT_PERCENTILE,
-                         granularity: str = "channel", init_membrane_fraction: float = 0.5,
-                         encoding: str = "analog", readout: str = "membrane", reset: str = "subtract",
-                         leak: float = 0.0, progress: bool = False) -> dict:
-    """Convert, simulate for every T, write convert.json / model.nir / accuracy_vs_T.png into out_dir.
+def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset,
+                         timesteps: list[int] = defaults.TIMESTEPS, threshold: str = defaults.THRESHOLD,
+                         out_dir: str | os.PathLike | None = None, seed: int = 0, *,
+                         samples: int | None = None, percentile: float = defaults.PERCENTILE,
+                         granularity: str = defaults.GRANULARITY,
+                         init_membrane_fraction: float = defaults.INIT_MEMBRANE_FRACTION,
+                         encoding: str = defaults.ENCODING, readout: str = defaults.READOUT,
+                         reset: str = defaults.RESET, leak: float = defaults.LEAK,
+                         progress: bool = False) -> dict:
+    """Convert, simulate for every T and return the summary; with `out_dir`, also write convert.json /
+    model.nir / accuracy_vs_T.png there. Defaults: conversion.defaults (the `convert` CLI's).
 
-    threshold: max | percentile | channel | distribution (fitted per T). Returns the JSON summary."""
+    threshold: max | percentile | channel | distribution (fitted per T). Returns the JSON summary; writes
+    nothing when out_dir is None."""
     check_seed(seed)
     from conversion.nir_export import write_nir
     from spiking_mcc.io import ensure_dir, write_json
@@ -207,12 +222,14 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
     model_name = "graph" if isinstance(model_path_or_graph, Graph) else Path(model_path_or_graph).name
     data = load_evaluation_data(dataset, seed)
     x_test, y_test = data.x_test[:samples], data.y_test[:samples]
+    origin = {"test": f"{data.name}: as given", "calibration": f"{data.name}: as given", **data.origin}
+    if samples is not None and samples < len(data.y_test):
+        origin["test"] += f"; the first {samples} of its {len(data.y_test)} samples (--samples)"
     ops.check_input(graph, x_test[:1], f"{data.name} test data")
     ops.check_input(graph, data.x_calib[:1], f"{data.name} calibration data")
     check_outputs_match(graph, data, model_name)
     ann_accuracy = float(np.mean(checked_predict(graph, x_test, f"{data.name} test data") == y_test))
     checked_predict(graph, data.x_calib, f"{data.name} calibration data")  # thresholds come from these
-    out = ensure_dir(out_dir)
 
     neuron = dict(init_membrane_fraction=init_membrane_fraction, encoding=encoding, readout=readout,
                   reset=reset, leak=leak)
@@ -227,15 +244,18 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
     summary = {
         "model": model_name, "data": data.name, "threshold": threshold, "percentile": percentile,
         "granularity": granularity if threshold == "distribution" else None, "seed": seed,
-        "n_test": int(len(y_test)), "n_calibration": int(len(data.x_calib)), "neuron": neuron,
+        "n_test": int(len(y_test)), "n_calibration": int(len(data.x_calib)), "data_origin": origin,
+        "neuron": neuron,
         "notes": list(graph.notes), "layers": graph.describe().splitlines(),
         "ann_accuracy": ann_accuracy,
         "snn": [snn_entry(r, y_test, ann_accuracy) for r in results],
         "workloads": workloads(nets[-1], results),
         "nir": {"file": "model.nir", "timesteps": steps[-1]},
     }
-    write_nir(nets[-1], out / "model.nir")
-    write_json(out / "convert.json", summary)
-    _plot(out / "accuracy_vs_T.png", summary)
+    if out_dir is not None:
+        out = ensure_dir(out_dir)
+        write_nir(nets[-1], out / "model.nir")
+        write_json(out / "convert.json", summary)
+        _plot(out / "accuracy_vs_T.png", summary)
     return summary
 

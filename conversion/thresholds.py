@@ -28,13 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conversion import ops
+from conversion import defaults, ops
 from conversion.ir import Graph, ReLU, SpikingNetwork
 from spiking_mcc.errors import DataError, ParameterError
 
 METHODS = ("max", "percentile", "channel", "distribution")
 GRANULARITIES = ("layer", "channel")
-DEFAULT_PERCENTILE = 99.9
+DEFAULT_PERCENTILE = defaults.PERCENTILE
 HISTOGRAM_BINS = 2048
 # Per-channel thresholds stay >= this fraction of the population's largest, so the weights divided by
 # the thresholds span at most 10x per layer: Loihi's 8-bit weight mantissa shares one exponent per layer
@@ -117,9 +117,10 @@ def percentile_positive(values: np.ndarray, q: float) -> float:
     return float(np.percentile(positive, q)) if positive.size else 1.0
 
 
-def compute_thresholds(graph: Graph, x_calib, method: str = "percentile", timesteps: int = 8,
-                       percentile: float = DEFAULT_PERCENTILE, init_fraction: float = 0.0,
-                       granularity: str = "channel",
+def compute_thresholds(graph: Graph, x_calib, method: str = defaults.THRESHOLD,
+                       timesteps: int = 8, percentile: float = DEFAULT_PERCENTILE,
+                       init_fraction: float = defaults.INIT_MEMBRANE_FRACTION,
+                       granularity: str = defaults.GRANULARITY,
                        ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
     """Thresholds v_th and output scales per population. Returns (v_th, output_scale, details).
 
@@ -185,11 +186,17 @@ def _fit_sequential(graph: Graph, x_calib, timesteps: int, init_fraction: float,
     return v_th, scale, details
 
 
-def convert(graph: Graph, x_calib: np.ndarray, method: str = "percentile", timesteps: int = 8,
-            percentile: float = DEFAULT_PERCENTILE, granularity: str = "channel", **neuron) -> SpikingNetwork:
+def convert(graph: Graph, x_calib: np.ndarray, method: str = defaults.THRESHOLD, timesteps: int = 8,
+            percentile: float = DEFAULT_PERCENTILE, granularity: str = defaults.GRANULARITY,
+            **neuron) -> SpikingNetwork:
     """Graph + calibration data -> SpikingNetwork with fitted thresholds. `neuron` keywords go to
-    SpikingNetwork (reset, leak, init_membrane_fraction, encoding, readout)."""
-    init_fraction = float(neuron.get("init_membrane_fraction", 0.0))
+    SpikingNetwork (reset, leak, init_membrane_fraction, encoding, readout); unset ones take the shared
+    defaults of conversion.defaults (those of the `convert` CLI)."""
+    neuron.setdefault("init_membrane_fraction", defaults.INIT_MEMBRANE_FRACTION)
+    for key, value in (("encoding", defaults.ENCODING), ("readout", defaults.READOUT),
+                       ("reset", defaults.RESET), ("leak", defaults.LEAK)):
+        neuron.setdefault(key, value)
+    init_fraction = float(neuron["init_membrane_fraction"])
     v_th, scale, _ = compute_thresholds(graph, x_calib, method, timesteps, percentile, init_fraction,
                                         granularity)
     if "input_scale" not in neuron:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import asdict, dataclass, replace
 
 from spiking_mcc.errors import ParameterError
@@ -194,6 +195,41 @@ def _check_device_fields(name: str, fields: dict, origin: str) -> dict:
     return clean
 
 
+# Plausible energy of one operation: above ~1 uJ (a whole chip for a microsecond) or below ~1 aJ (under
+# a thousand times Landauer's kT ln 2 at 300 K) is likely a unit slip (pJ entered as J, or the reverse).
+PLAUSIBLE_ENERGY_J = (1e-18, 1e-6)
+
+
+def warn_implausible(device: Device, origin: str) -> None:
+    """A warning naming each per-operation energy of `device` outside PLAUSIBLE_ENERGY_J."""
+    low, high = PLAUSIBLE_ENERGY_J
+    for key in ENERGY_FIELDS:
+        value = getattr(device, key)
+        if value is not None and value != 0 and not low <= value <= high:
+            warnings.warn(f"{origin}: device '{device.name}' field '{key}' = {value:g} J is outside the "
+                          f"plausible range [{low:g}, {high:g}] J per operation; is the unit right?",
+                          stacklevel=3)
+
+
+def as_device(entry: Device | dict, table: dict[str, Device], origin: str = "devices") -> Device:
+    """A Device from a Device object or a dict {"name": ..., field: value}; a dict naming a device of
+    `table` overrides its fields, a new one needs `synop_j`. Fields validated as in a device file."""
+    if isinstance(entry, Device):
+        fields = {k: v for k, v in asdict(entry).items() if k != "name"}
+        return Device(name=entry.name, **_check_device_fields(entry.name, fields, origin))
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
+        raise ParameterError(f"{origin}: a device must be a name, a Device or a dict with a 'name', got "
+                             f"{entry!r}")
+    name = entry["name"]
+    clean = _check_device_fields(name, {k: v for k, v in entry.items() if k != "name"}, origin)
+    if name in table:
+        return replace(table[name], **clean)
+    if clean.get("synop_j") is None:
+        raise ParameterError(f"{origin}: new device '{name}' needs 'synop_j' (J per synaptic event)")
+    clean.setdefault("source", "user device (Python)")
+    return Device(name=name, **clean)
+
+
 def load_device_file(path: str | os.PathLike, base: dict[str, Device] | None = None) -> dict[str, Device]:
     """Presets (or `base`) updated with the devices of a JSON file: {"name": {field: value}}.
 
@@ -214,4 +250,5 @@ def load_device_file(path: str | os.PathLike, base: dict[str, Device] | None = N
                 raise ParameterError(f"{origin}: new device '{name}' needs 'synop_j' (J per synaptic event)")
             clean.setdefault("source", f"user device file {path}")
             devices[name] = Device(name=str(name), **clean)
+        warn_implausible(devices[name], origin)
     return devices

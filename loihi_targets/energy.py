@@ -34,7 +34,14 @@ import os
 
 import numpy as np
 
-from loihi_targets.devices import INT8_REFERENCE, PRESETS, Device, load_device_file
+from loihi_targets.devices import (
+    INT8_REFERENCE,
+    PRESETS,
+    Device,
+    as_device,
+    load_device_file,
+    warn_implausible,
+)
 from spiking_mcc.errors import DataError, HardwareLimitError, ModelError, ParameterError
 from spiking_mcc.limits import LIMITS
 
@@ -185,10 +192,19 @@ def workload_mapping(workload: dict, method: str = "greedy", max_chips: int = NO
     }
 
 
-def resolve_devices(devices: list[str] | None = None, device_file=None) -> dict[str, Device]:
-    """Chosen devices (all presets + file devices when None); unknown names -> ParameterError."""
+def resolve_devices(devices: list[str | Device | dict] | None = None, device_file=None) -> dict[str, Device]:
+    """Chosen devices (all presets + file devices when None), in order, plus the INT8 reference. Each
+    entry: a name (preset or file device), a Device, or a dict {"name": ..., field: value} (see
+    devices.as_device); unknown names -> ParameterError, implausible energies -> a warning."""
     table = load_device_file(device_file) if device_file is not None else dict(PRESETS)
-    names = list(table) if devices is None else list(devices)
+    names = []
+    for entry in list(table) if devices is None else list(devices):
+        if not isinstance(entry, str):
+            device = as_device(entry, table)
+            warn_implausible(device, "devices")
+            table[device.name] = device
+            entry = device.name
+        names.append(entry)
     unknown = [n for n in names if n not in table]
     if unknown or not names:
         raise ParameterError(f"--devices: unknown device(s) {unknown}; known: {sorted(table)}")
@@ -197,16 +213,21 @@ def resolve_devices(devices: list[str] | None = None, device_file=None) -> dict[
     return {name: table[name] for name in dict.fromkeys(names)} | {INT8_REFERENCE: table[INT8_REFERENCE]}
 
 
+def _name(entry: str | Device | dict) -> str:
+    return entry if isinstance(entry, str) else entry.name if isinstance(entry, Device) else entry.get("name")
+
+
 def energy_report(
     workloads: list[dict],
-    devices: list[str] | None = None,
+    devices: list[str | Device | dict] | None = None,
     device_file: str | os.PathLike | None = None,
     mapper: str = "greedy",
 ) -> dict:
     """Energy per inference (J) of every workload on every device, with breakdown, the INT8-ANN
-    reference and honest notes. Workloads may carry "source_file" (shown in errors and the report)."""
+    reference and honest notes. Workloads may carry "source_file" (shown in errors and the report).
+    devices: names (presets, or devices of `device_file`), Device objects or dicts (resolve_devices)."""
     table = resolve_devices(devices, device_file)
-    chosen = list(dict.fromkeys(devices)) if devices is not None else [n for n in table]
+    chosen = list(table) if devices is None else list(table)[:len({_name(d) for d in devices})]
     int8 = table[INT8_REFERENCE]
     rows, summaries, notes = [], [], []
     for raw in workloads:

@@ -67,7 +67,7 @@ def spikes_per_neuron(units: UnitNetwork, lava, n_samples: int) -> dict[str, np.
 
 
 def run_loihi_mcc(model_path: str | os.PathLike, dataset, samples: int, timesteps: int, mode: str,
-                  out_dir: str | os.PathLike, seed: int = 0, threshold: str = "distribution",
+                  out_dir: str | os.PathLike | None = None, seed: int = 0, threshold: str = "distribution",
                   timeout_s: float = 300.0, progress: bool = False) -> dict:
     """Run `samples` test samples of `dataset` ("avdigits" or AV arrays) through the MCC file in Lava
     (`mode` "fixed" or "float") and the batched engine; write ``out_dir/loihi.json`` and return it.
@@ -89,7 +89,7 @@ def run_loihi_mcc(model_path: str | os.PathLike, dataset, samples: int, timestep
     twopoint_spiking.check_inputs(graph, x, f"{data.name} test data")
     snn = twopoint_spiking.calibrate(graph, data.calibration, threshold, timesteps)
     units = mcc_engine.unit_network(snn, timesteps, mode, data.calibration)
-    out = ensure_dir(out_dir)
+    out = ensure_dir(out_dir) if out_dir is not None else None
     mcc_hardware.validate_run(units, x, timesteps)
     map_cores(mapping_layers(units), None)  # the network fits one chip (2 compartments per neuron), or raise
     t0 = time.perf_counter()
@@ -135,6 +135,7 @@ def run_loihi_mcc(model_path: str | os.PathLike, dataset, samples: int, timestep
         "workloads": [snn_workload],
     }
     report["wall_s"] = time.perf_counter() - start
-    write_json(Path(out) / "loihi.json", report)
-    plot_report(report, Path(out) / "loihi_counts.png")
+    if out is not None:
+        write_json(Path(out) / "loihi.json", report)
+        plot_report(report, Path(out) / "loihi_counts.png")
     return report

@@ -128,11 +128,13 @@ def _map_chain(weights: list[np.ndarray], names: list[str], neuron_spikes: list[
     return map_cores(specs, spikes)
 
 
-def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: str | os.PathLike,
-              seed: int = 0, threshold: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+def run_loihi(model, dataset, samples: int, timesteps: int, mode: str,
+              out_dir: str | os.PathLike | None = None, seed: int = 0, threshold: str | None = None,
+              timeout_s: float = DEFAULT_TIMEOUT_S,
               progress: bool = False) -> dict:
     """Run `samples` test samples of `dataset` through `model` in Lava (`mode` "fixed" or "float") and
-    through the batched engine with the same arithmetic; write ``out_dir/loihi.json`` and return it.
+    through the batched engine with the same arithmetic; return the report (and write
+    ``out_dir/loihi.json`` and ``loihi_counts.png`` when `out_dir` is given).
 
     model: a model file path (.npz/.onnx, converted here with `threshold` fitted for `timesteps`), a
     conversion.ir.Graph, or a converted SpikingNetwork (analog Dense chain). dataset: a --data spec or
@@ -155,7 +157,7 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: 
                                  threshold=threshold or "distribution", timeout_s=timeout_s,
                                  progress=progress)
     threshold = threshold or "percentile"
-    out = ensure_dir(out_dir)
+    out = ensure_dir(out_dir) if out_dir is not None else None
     data_name, x_test, y_test, x_calib = _load_data(dataset, seed)
     snn = _load_network(model, np.asarray(x_calib)[:CALIBRATION_SAMPLES], timesteps, threshold)
     x = np.asarray(x_test, dtype=np.float64).reshape(len(x_test), -1)[:samples]
@@ -207,6 +209,8 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: 
         "mode": mode,
         "seed": int(seed), "reset": net.reset, "readout": net.readout,
         "accuracy_rate": float(np.mean(ops.predict(snn.graph, x) == y)),
+        "network": {"threshold": snn.threshold_method, "init_membrane_fraction": snn.init_membrane_fraction,
+                    "signed_input_split": bool(getattr(net, "signed_input", False))},
         "accuracy_lava": float(np.mean(lava.predictions == y)),
         "accuracy_engine": float(np.mean(engine.predictions == y)),
         "accuracy_conversion_engine_float": reference.accuracy(y),
@@ -225,8 +229,9 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str, out_dir: 
                           if "error" not in mapping else {})}],
     }
     report["wall_s"] = time.perf_counter() - start
-    write_json(Path(out) / "loihi.json", report)
-    plot_report(report, Path(out) / "loihi_counts.png")
+    if out is not None:
+        write_json(Path(out) / "loihi.json", report)
+        plot_report(report, Path(out) / "loihi_counts.png")
     return report
 
 

@@ -209,14 +209,15 @@ def stage_loihi(ctx: RunContext) -> list[Path]:
     common = {"samples": ctx.config.lava_samples, "mode": "fixed", "seed": ctx.config.seed,
               "progress": ctx.progress}
     main_t = ctx.config.lava_timesteps
-    loihi.run_loihi(ctx.artefacts["point_model"], "avdigits", timesteps=main_t, out_dir=ctx.out_dir, **common)
+    loihi.run_loihi(ctx.artefacts["point_model"], "avdigits", timesteps=main_t, out_dir=ctx.out_dir,
+                    threshold=ctx.config.threshold, **common)
     written = [ctx.out_dir / LOIHI_FILES["point"], ctx.out_dir / "loihi_counts.png"]
     ctx.add_figure("loihi_counts", ctx.out_dir / "loihi_counts.png")
     sweep, main = [], None
     for t in sorted({max(1, main_t // 2), main_t, 2 * main_t}):
         folder = ctx.out_dir / "loihi_mcc" / f"T{t}"
         report = loihi.run_loihi(ctx.artefacts["mcc_model"], "avdigits", timesteps=t, out_dir=folder,
-                                 **common)
+                                 threshold=ctx.config.threshold, **common)
         sweep.append({k: report[k] for k in ("timesteps", "accuracy_rate", "accuracy_engine", "accuracy_lava",
                                              "spike_counts_equal", "lava_wall_s")})
         written += [folder / "loihi.json", folder / "loihi_counts.png"]

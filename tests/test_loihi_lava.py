@@ -38,6 +38,7 @@ def _convert(trained, **neuron):
     from conversion import thresholds
 
     graph, split = trained
+    neuron.setdefault("method", "percentile")  # what `spiking-mcc loihi` converts with
     return thresholds.convert(graph, split.x_train[:500], timesteps=T, **neuron)
 
 
@@ -57,7 +58,7 @@ def fixed_subtract(trained):
 @pytest.fixture(scope="module")
 def fixed_zero_counts(trained):
     """Reset to zero and spike-count readout -> Lava's own LIFReset for every layer."""
-    net = quantize(_convert(trained, reset="zero", readout="counts"), T)
+    net = quantize(_convert(trained, reset="zero", readout="counts", init_membrane_fraction=0.0), T)
     x = trained[1].x_test[:N_SAMPLES]
     return net, x, simulate_fixed(net, x, T), run_lava(net, x, T, timeout_s=120)
 

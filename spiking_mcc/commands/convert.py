@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from conversion import defaults
 from spiking_mcc.commands.common import (
     add_out_argument,
     add_seed_argument,
@@ -24,26 +25,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="trained ANN: spiking-mcc sequential-v1 .npz or .onnx")
     parser.add_argument("--data", default="digits",
                         help="digits | avdigits | PATH.npz with x, y [, x_calib] (default: digits)")
-    parser.add_argument("--timesteps", type=timesteps_type, default="1,2,4,8,16,32",
+    steps = ",".join(str(t) for t in defaults.TIMESTEPS)
+    parser.add_argument("--timesteps", type=timesteps_type, default=steps,
                         help=f"comma-separated distinct time steps T, each in {bounds_text('timesteps')} "
-                             "(default: 1,2,4,8,16,32)")
-    parser.add_argument("--threshold", default="distribution", choices=THRESHOLDS,
-                        help="threshold method: max, percentile (99.9), channel (per-channel percentile) or "
-                             "distribution (Datta & Beerel 2022, fitted per T; default)")
-    parser.add_argument("--percentile", type=finite_float, default=99.9,
-                        help="percentile for percentile/channel")
-    parser.add_argument("--granularity", default="channel", choices=("layer", "channel"),
-                        help="distribution-aware fit per layer (paper) or per channel/neuron (default)")
-    parser.add_argument("--init-membrane", type=finite_float, default=0.5,
-                        help="initial membrane as a fraction of the threshold, in [0, 1) (default: 0.5)")
-    parser.add_argument("--encoding", default="analog", choices=("analog", "poisson"),
-                        help="input encoding (default: analog, the input drives layer 1 directly)")
-    parser.add_argument("--readout", default="membrane", choices=("membrane", "counts"),
-                        help="output readout: accumulated membrane (default) or spike counts")
-    parser.add_argument("--reset", default="subtract", choices=("subtract", "zero"),
-                        help="reset after a spike (default: subtract)")
-    parser.add_argument("--leak", type=finite_float, default=0.0,
-                        help="membrane leak per step, [0, 1) (default 0)")
+                             f"(default: {steps})")
+    parser.add_argument("--threshold", default=defaults.THRESHOLD, choices=THRESHOLDS,
+                        help="threshold method: max, percentile, channel (per-channel percentile) or "
+                             "distribution (Datta & Beerel 2022, fitted per T); "
+                             f"default {defaults.THRESHOLD}")
+    parser.add_argument("--percentile", type=finite_float, default=defaults.PERCENTILE,
+                        help=f"percentile for percentile/channel (default {defaults.PERCENTILE})")
+    parser.add_argument("--granularity", default=defaults.GRANULARITY, choices=("layer", "channel"),
+                        help="distribution-aware fit per layer (paper) or per channel/neuron "
+                             f"(default {defaults.GRANULARITY})")
+    parser.add_argument("--init-membrane", type=finite_float, default=defaults.INIT_MEMBRANE_FRACTION,
+                        help="initial membrane as a fraction of the threshold, in [0, 1) "
+                             f"(default: {defaults.INIT_MEMBRANE_FRACTION})")
+    parser.add_argument("--encoding", default=defaults.ENCODING, choices=("analog", "poisson"),
+                        help=f"input encoding (default: {defaults.ENCODING}; analog: the input drives "
+                             "layer 1 directly)")
+    parser.add_argument("--readout", default=defaults.READOUT, choices=("membrane", "counts"),
+                        help="output readout: accumulated membrane or spike counts "
+                             f"(default {defaults.READOUT})")
+    parser.add_argument("--reset", default=defaults.RESET, choices=("subtract", "zero"),
+                        help=f"reset after a spike (default: {defaults.RESET})")
+    parser.add_argument("--leak", type=finite_float, default=defaults.LEAK,
+                        help=f"membrane leak per step, [0, 1) (default {defaults.LEAK})")
     parser.add_argument("--samples", type=int, default=None, help="evaluate only the first N test samples")
     add_seed_argument(parser)
     add_out_argument(parser, "results/convert")
@@ -73,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     rows = [{"T": e["timesteps"], "accuracy": e["accuracy"], "loss (points)": e["accuracy_loss_points"],
              "spikes/sample": e["spikes_per_sample"], "syn. events/sample": e["synaptic_events_per_sample"]}
             for e in summary["snn"]]
+    print(f"test samples ({summary['n_test']}): {summary['data_origin']['test']}")
+    print(f"calibration samples ({summary['n_calibration']}): {summary['data_origin']['calibration']}")
     print(f"ANN accuracy {summary['ann_accuracy']:.4f} on {summary['n_test']} test samples "
           f"({summary['data']}); threshold: {summary['threshold']}")
     print_table(rows)

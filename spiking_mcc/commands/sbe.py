@@ -13,6 +13,7 @@ from spiking_mcc.commands.common import (
     parse_str_list,
     print_table,
 )
+from spiking_mcc.errors import DataError
 from spiking_mcc.limits import bounds_text
 
 HELP = "low-rank crossbar training: sgd vs mini-batch GD vs truncated SVD vs streaming batch eigenupdates"
@@ -70,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
                         sgd_learning_rate=args.sgd_learning_rate, epochs=args.epochs,
                         lr_decay=args.lr_decay, hidden=hidden, seed=args.seed, device=device)
     data = load_dataset(args.data, seed=args.seed)
+    if len(data.x_train) == 0:  # an NPZ with x_calib and no x_test: x, y is a test set
+        raise DataError(f"--data {args.data}: no training samples ({(data.origin or {}).get('train')}); "
+                        "add 'x_test'/'y_test' to train on 'x', 'y'")
     report = run_comparison(data, configs, args.out, data_name=args.data)
     print_table([{"method": r["method"], "batch": r["batch"], "rank": r["rank"] or "-",
                   "test_acc_%": 100 * r["test_accuracy"], "device_writes": r["device_writes"],

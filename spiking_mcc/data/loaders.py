@@ -6,8 +6,10 @@
 - `avdigits`: audio-visual digits (`avdigits.load_avdigits`), x = [audio, visual] concatenated,
   the two modalities also given separately;
 - `PATH.npz`: arrays `x` (n, ...) and `y` (n,) integer labels, optional `x_calib` (m, ...) (calibration
-  inputs, e.g. for ANN-to-SNN conversion), optional `x_test` + `y_test` (else a seeded stratified 25%
-  test split), optional scalar `n_classes` (else max(y) + 1);
+  inputs, e.g. for ANN-to-SNN conversion), optional `x_test` + `y_test`, optional scalar `n_classes` (else
+  max(y) + 1). Arrays are used as named: with `x_test`, `x`/`y` train and `x_test`/`y_test` test; with
+  `x_calib` and no `x_test`, `x`/`y` is the test set, used whole (no training set); with neither, a seeded
+  stratified 25% test split of `x`/`y` (recorded in `Dataset.origin`);
 - IDX (MNIST format, `.gz` allowed): `IMAGES,LABELS` (a comma-separated pair, seeded 25% test split)
   or a folder with MNIST's four file names (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
   `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`, each optionally `.gz`); uint8 pixels / 255;
@@ -50,7 +52,8 @@ class Dataset:
     """A labelled data set. x_*: (n, n_features) float32; y_*: (n,) int64 in [0, n_classes).
 
     x_calib: calibration inputs (m, n_features) or None. For `avdigits`, audio_*/visual_* hold the two
-    modalities (x_* is their concatenation [audio, visual]); None otherwise.
+    modalities (x_* is their concatenation [audio, visual]); None otherwise. origin: where each part came
+    from ("train", "test", "calibration" -> a sentence; a split the loader made says so).
     """
 
     name: str
@@ -65,6 +68,7 @@ class Dataset:
     visual_train: np.ndarray | None = None
     audio_test: np.ndarray | None = None
     visual_test: np.ndarray | None = None
+    origin: dict[str, str] | None = None
 
     @property
     def n_features(self) -> int:
@@ -205,6 +209,8 @@ def load_idx_dataset(spec: str, seed: int = 0) -> Dataset:
         n_classes = _n_classes(labels)
         y = validate_labels(labels, n_classes, str(labels_path))
         x_train, y_train, x_test, y_test = _split(x, y, seed, str(images_path))
+        origin = {name: f"{images_path.name}: seeded stratified split (seed {seed}): {len(part)} of {len(x)} "
+                        "samples" for name, part in (("train", x_train), ("test", x_test))}
         shape = read_idx(images_path).shape[1:]
     else:
         folder = Path(spec)
@@ -215,10 +221,12 @@ def load_idx_dataset(spec: str, seed: int = 0) -> Dataset:
         y_train = validate_labels(labels_train, n_classes, str(paths["train_labels"]))
         y_test = validate_labels(labels_test, n_classes, str(paths["test_labels"]))
         validate_features(x_test, x_train.shape[1], str(paths["test_images"]))
+        origin = {"train": f"{paths['train_images'].name} ({len(x_train)} samples)",
+                  "test": f"{paths['test_images'].name} ({len(x_test)} samples)"}
         shape = read_idx(paths["train_images"]).shape[1:]
     input_shape = (1, *shape) if len(shape) == 2 else tuple(shape)
     return Dataset(name=f"idx:{spec}", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-                   n_classes=n_classes, input_shape=input_shape)
+                   n_classes=n_classes, input_shape=input_shape, origin=origin)
 
 
 def check_label_dtype(y, where: str) -> None:
@@ -267,17 +275,27 @@ def load_npz_dataset(path: str | os.PathLike, seed: int = 0) -> Dataset:
     y = validate_labels(arrays["y"], n_classes, where("y"), n_samples=len(x))
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise DataError(f"{path}: arrays 'x_test' and 'y_test' must be given together")
+    x_calib = None
+    if "x_calib" in arrays:
+        x_calib = validate_features(arrays["x_calib"], x.shape[1], where("x_calib"))
     if "x_test" in arrays:
         x_train, y_train = x, y
         x_test = validate_features(arrays["x_test"], x.shape[1], where("x_test"))
         y_test = validate_labels(arrays["y_test"], n_classes, where("y_test"), n_samples=len(x_test))
+        origin = {"train": f"{path.name}: 'x', 'y' ({len(x)} samples)",
+                  "test": f"{path.name}: 'x_test', 'y_test' ({len(x_test)} samples)"}
+    elif x_calib is not None:  # calibration given, no test array: x, y is the evaluation set, whole
+        x_train, y_train, x_test, y_test = x[:0], y[:0], x, y
+        origin = {"train": f"{path.name}: none ('x', 'y' is the test set: 'x_calib' given, no 'x_test')",
+                  "test": f"{path.name}: 'x', 'y', all {len(x)} samples"}
     else:
         x_train, y_train, x_test, y_test = _split(x, y, seed, where("x"))
-    x_calib = None
-    if "x_calib" in arrays:
-        x_calib = validate_features(arrays["x_calib"], x.shape[1], where("x_calib"))
+        origin = {name: f"{path.name}: seeded stratified split of 'x', 'y' (seed {seed}): {len(part)} of "
+                        f"{len(x)} samples" for name, part in (("train", x_train), ("test", x_test))}
+    if x_calib is not None:
+        origin["calibration"] = f"{path.name}: 'x_calib' ({len(x_calib)} samples)"
     return Dataset(name=path.name, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-                   n_classes=n_classes, input_shape=tuple(x_raw.shape[1:]), x_calib=x_calib)
+                   n_classes=n_classes, input_shape=tuple(x_raw.shape[1:]), x_calib=x_calib, origin=origin)
 
 
 # ---------------------------------------------------------------- WAV folder
@@ -327,8 +345,11 @@ def load_dataset(spec: str, seed: int = 0) -> Dataset:
         from spiking_mcc.data.digits import load_digits_split
 
         split = load_digits_split(seed)
+        n = len(split.y_train) + len(split.y_test)
+        origin = {name: f"digits: seeded stratified split (seed {seed}): {len(part)} of {n} samples"
+                  for name, part in (("train", split.y_train), ("test", split.y_test))}
         return Dataset(name="digits", x_train=split.x_train, y_train=split.y_train, x_test=split.x_test,
-                       y_test=split.y_test, n_classes=10, input_shape=(1, 8, 8))
+                       y_test=split.y_test, n_classes=10, input_shape=(1, 8, 8), origin=origin)
     if spec == "avdigits":
         from spiking_mcc.data.avdigits import load_avdigits
 

@@ -308,6 +308,24 @@ def _conversion(run: RunFolder, doc: Document, figures: dict[str, str], own: dic
         _figure(doc, figures, f"accuracy_vs_T_{key}")
 
 
+def _loihi_differences(loihi: dict, convert: dict | None) -> str:
+    """'yes', or how the Lava network differs from the converted point network it is shown beside."""
+    network = loihi.get("network")
+    if convert is None or network is None:
+        return "not recorded"
+    differences = []
+    if network.get("threshold") != convert.get("threshold"):
+        differences.append(f"thresholds {network.get('threshold')} (convert: {convert.get('threshold')})")
+    init = (convert.get("neuron") or {}).get("init_membrane_fraction")
+    if network.get("init_membrane_fraction") != init:
+        differences.append(f"initial membrane {network.get('init_membrane_fraction')} (convert: {init})")
+    if network.get("signed_input_split"):
+        differences.append("signed inputs split into [x+, x-] channels for Lava")
+    if loihi.get("mode") == "fixed":
+        differences.append("fixed-point weights and thresholds")
+    return "no: " + "; ".join(differences) if differences else "yes"
+
+
 def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
     loihi = _section(run, doc, "Lava (Loihi-style) simulation", "loihi.json", "Lava stage")
     if loihi is None:
@@ -326,6 +344,7 @@ def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
         ("spike counts equal, Lava vs engine", fmt(loihi.get("spike_counts_equal"))),
         ("Loihi cores used", fmt(loihi.get("cores_used"))),
         ("inter-core spikes / sample", fmt(loihi.get("intercore_spikes"))),
+        ("same network as convert_point.json", _loihi_differences(loihi, run.json("convert_point.json"))),
     ), "loihi.json."))
     _figure(doc, figures, "loihi_counts")
 
