@@ -167,12 +167,16 @@ def run_sweep(config: dict, out_dir: str | Path, scheduler: str | None = None, w
     from tqdm import tqdm
 
     from spiking_mcc.interrupts import check_interrupted
-    from spiking_mcc.io import ensure_dir
+    from spiking_mcc.outdir import output_folder
 
     config = check_config(config)
     if scheduler is None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ParameterError(f"--workers: must be an integer >= 1, got {workers!r}")
-    out = ensure_dir(out_dir)
+    with output_folder(out_dir, command="sweep") as folder:  # the one writer of this folder (held by the CLI)
+        return _sweep(config, folder.path, scheduler, workers, progress, tqdm, check_interrupted)
+
+
+def _sweep(config, out, scheduler, workers, progress, tqdm, check_interrupted) -> dict:
     task, cells = config["task"], expand(config)
     records = {cell["id"]: _done_before(out, cell, task) for cell in cells}
     todo = [cell for cell in cells if records[cell["id"]] is None]

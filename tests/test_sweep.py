@@ -52,12 +52,40 @@ def test_sweep_on_a_local_cluster_equals_each_cell_run_alone_and_resumes(tmp_pat
     assert again["n_run"] == 0 and again["n_skipped"] == 2
     assert again["cells"] == summary["cells"]
 
-    # a cell file that is not a complete record of the same parameters is run again, alone
-    first = expand(check_config(TRAIN))[0]["id"]
-    (tmp_path / CELL_DIR / f"{first}.json").write_text("{not json")
+    # a cell whose file is missing (a killed sweep) runs again, alone
+    first, second = (cell["id"] for cell in expand(check_config(TRAIN)))
+    (tmp_path / CELL_DIR / f"{first}.json").unlink()
     resumed = run_sweep(TRAIN, tmp_path, workers=1, progress=False)
     assert resumed["n_run"] == 1
     assert read_json(tmp_path / CELL_DIR / f"{first}.json")["status"] == "done"
+
+    # a cell file someone else changed is not ours any more: the cell runs, but the file is not
+    # overwritten (the output folder's rule) and the cell is reported as failed, naming the file
+    edited = tmp_path / CELL_DIR / f"{second}.json"
+    edited.write_text("{not json")
+    refused = run_sweep(TRAIN, tmp_path, workers=1, progress=False)
+    row = next(row for row in refused["cells"] if row["id"] == second)
+    assert row["status"] == "failed" and "did not write" in row["error"]
+    assert edited.read_text() == "{not json"
+
+
+def test_convert_cells_equal_convert_and_evaluate_alone(tmp_path):
+    """A convert cell (reference model trained in the cell, conversion, evaluation) on a 1-worker cluster
+    gives convert_and_evaluate's numbers for that model and threshold."""
+    from conversion.pipeline import convert_and_evaluate
+    from conversion.reference_models import train_reference
+
+    config = {"task": "convert", "grid": {"threshold": ["max", "distribution"]},
+              "fixed": {"model": "digits-mlp", "data": "digits", "timesteps": [2, 4], "seed": 1,
+                        "samples": 60}}
+    summary = run_sweep(config, tmp_path, workers=1, progress=False)
+    assert [row["status"] for row in summary["cells"]] == ["done", "done"]
+    graph = train_reference("digits-mlp", 1)[0]
+    for row, threshold in zip(summary["cells"], ("max", "distribution")):
+        alone = convert_and_evaluate(graph, "digits", [2, 4], threshold, seed=1, samples=60)
+        assert row["ann_accuracy"] == alone["ann_accuracy"]
+        assert [row["acc_T2"], row["acc_T4"]] == [entry["accuracy"] for entry in alone["snn"]]
+    assert not list(tmp_path.glob("*.nir"))  # cells compute in memory; only the client writes, as JSON
 
 
 def test_cli_sweep_writes_the_table_and_exit_code(tmp_path, cli, capsys):
