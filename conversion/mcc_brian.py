@@ -35,6 +35,7 @@ import numpy as np
 from conversion.ir import Add, Dense, Graph, ReLU, SpikingNetwork, TwoPoint
 from conversion.mcc_engine import shared_receptive_fields, soma_populations, validate_timesteps
 from conversion.twopoint_spiking import LAW_ALIASES, check_graph, check_inputs
+from spiking_mcc.brian_state import brian_state
 from spiking_mcc.errors import ModelError, ParameterError
 from spiking_mcc.twopoint.transfer import COOP_CEILING, KP_EXPONENT_MAX, KP_K1, KP_K2
 
@@ -137,6 +138,7 @@ def _schedule(obj, when_order: int) -> None:
     obj.when, obj.order = "groups", when_order
 
 
+@brian_state()  # restores the code-generation target it sets below
 def simulate_brian2(net: SpikingNetwork, inputs: dict[str, np.ndarray], timesteps: int | list[int],
                     codegen_target: str = "numpy") -> BrianMCCResult:
     """Run the converted two-point network in Brian2 on inputs {name: (N, features)}; read out after

@@ -92,12 +92,10 @@ def test_event_detection_groups_spikes_within_16_ms():
 @pytest.fixture
 def numpy_target():
     """Brian2's numpy target for one test; the global preference is restored afterwards."""
-    import brian2
+    from spiking_mcc.brian_state import brian_state
 
-    previous = brian2.prefs.codegen.target
-    protocols.choose_target("numpy")
-    yield
-    brian2.prefs.codegen.target = previous
+    with brian_state(target="numpy"):
+        yield
 
 
 def test_parameter_override_reaches_the_model(numpy_target):

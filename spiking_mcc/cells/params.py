@@ -23,7 +23,7 @@ class ParamRow:
     value: float
     unit: str  # a Brian2 unit name (mV, ms, pA, pF, nS)
     meaning: str
-    source: str = "SPEC.md s5 (Naud & Sprekeler 2018)"
+    source: str = "Naud & Sprekeler 2018 (PNAS), two-compartment model"
 
 
 PARAMETER_TABLE: tuple[ParamRow, ...] = (
@@ -44,18 +44,27 @@ PARAMETER_TABLE: tuple[ParamRow, ...] = (
     ParamRow("E_d", -38.0, "mV", "half-activation of the dendritic nonlinearity f"),
     ParamRow("D", 6.0, "mV", "slope of the dendritic nonlinearity f"),
     # Constants named by the SPEC's equations but not in its table:
-    ParamRow("delta_thr", 2.0, "mV", "threshold jump per spike", "SPEC.md s5 (Payeur et al. 2021)"),
+    ParamRow("delta_thr", 2.0, "mV", "threshold jump per spike", "Payeur et al. 2021 (Nat. Neurosci.)"),
     ParamRow("bap_delay", 0.5, "ms", "start of the bAP box kernel K after a somatic spike",
              "Naud & Sprekeler 2018, Methods"),
-    ParamRow("bap_width", 2.0, "ms", "duration of the bAP box kernel K", "SPEC.md s5"),
-    ParamRow("tau_noise", 2.0, "ms", "OU noise time constant, each compartment", "SPEC.md s5"),
+    ParamRow("bap_width", 2.0, "ms", "duration of the bAP box kernel K", "Naud & Sprekeler 2018"),
+    ParamRow("tau_noise", 2.0, "ms", "OU noise time constant, each compartment", "Naud & Sprekeler 2018"),
+    # Synaptic inputs (two_point_cells): decay constants and reversal potentials of the COBA benchmark
+    ParamRow("tau_syn", 5.0, "ms", "decay of the current-based synaptic input I_syn_s / I_syn_d",
+             "Vogels & Abbott 2005 (excitatory decay)"),
+    ParamRow("tau_exc", 5.0, "ms", "decay of the excitatory conductances g_exc_s / g_exc_d",
+             "Vogels & Abbott 2005"),
+    ParamRow("tau_inh", 10.0, "ms", "decay of the inhibitory conductances g_inh_s / g_inh_d",
+             "Vogels & Abbott 2005"),
+    ParamRow("E_exc", 0.0, "mV", "excitatory synaptic reversal potential", "Vogels & Abbott 2005"),
+    ParamRow("E_inh", -80.0, "mV", "inhibitory synaptic reversal potential", "Vogels & Abbott 2005"),
 )
 
 ROWS: Mapping[str, ParamRow] = MappingProxyType({row.name: row for row in PARAMETER_TABLE})
 
 # Parameters whose value must be strictly positive (time constants, durations, capacitances, slope).
 POSITIVE = frozenset({"tau_thr", "tau_s", "C_s", "tau_ws", "tau_d", "C_d", "tau_wd", "D",
-                      "bap_width", "tau_noise"})
+                      "bap_width", "tau_noise", "tau_syn", "tau_exc", "tau_inh"})
 NON_NEGATIVE = frozenset({"bap_delay", "delta_thr"})
 
 _VALUE_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)"

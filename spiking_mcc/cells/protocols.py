@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spiking_mcc.brian_state import brian_state
 from spiking_mcc.cells.bursts import count_events
-from spiking_mcc.cells.model import CONDITION_VARIABLES, make_cell_group, set_conditions
+from spiking_mcc.cells.model import CONDITION_VARIABLES, set_conditions, two_point_cells
 from spiking_mcc.cells.params import magnitudes, make_params
 from spiking_mcc.errors import ParameterError
 
@@ -63,9 +64,9 @@ QUICK = ProtocolSettings(
 
 
 def choose_target(target: str | None = None) -> str:
-    """Brian2 code-generation target: the one asked for, else cython when a compiler works, else numpy."""
-    import brian2 as b2
+    """Brian2 code-generation target: the one asked for, else cython when a compiler works, else numpy.
 
+    Only names it: `brian_state(target=...)` sets it for a block and restores the user's afterwards."""
     if target is None:
         try:
             from brian2.codegen.runtime.cython_rt import CythonCodeObject
@@ -75,27 +76,31 @@ def choose_target(target: str | None = None) -> str:
             target = "numpy"
     if target not in ("numpy", "cython"):
         raise ParameterError(f"Brian2 runtime target must be 'numpy' or 'cython', got {target!r}")
-    b2.prefs.codegen.target = target
     return target
 
 
 def _simulate(conditions: Mapping[str, np.ndarray], duration_ms: float, params: Mapping, dt_ms: float,
               seed: int, name: str, record_voltage: bool = False):
-    """Run one NeuronGroup (one cell per condition row); return spike (index, time_ms) and voltages."""
+    """Run one NeuronGroup (one cell per condition row); return spike (index, time_ms) and voltages.
+
+    conditions: {variable: float array in model.CONDITION_VARIABLES units}, one value per cell."""
     import brian2 as b2
+    import brian2.units as units
 
     noise = bool(np.any(conditions["sigma_s"]) or np.any(conditions["sigma_d"]))
     n_cells = len(next(iter(conditions.values())))
-    b2.seed(seed)
-    group = make_cell_group(n_cells, params, dt_ms, name=name, noise=noise)
-    set_conditions(group, conditions)
-    spikes = b2.SpikeMonitor(group, name=f"{name}_spikes")
-    objects = [group, spikes]
-    if record_voltage:
-        voltage = b2.StateMonitor(group, ["v_s", "v_d"], record=True, name=f"{name}_voltage")
-        objects.append(voltage)
-    network = b2.Network(*objects)
-    network.run(duration_ms * b2.ms)
+    with brian_state(seed=seed):
+        group = two_point_cells(n_cells, params, name=name, dt=dt_ms * b2.ms,
+                                noise=0 * b2.pA if noise else None, synaptic=False, pulses=True)
+        set_conditions(group, {key: np.asarray(values) * getattr(units, CONDITION_VARIABLES[key])
+                               for key, values in conditions.items()})
+        spikes = b2.SpikeMonitor(group, name=f"{name}_spikes")
+        objects = [group, spikes]
+        if record_voltage:
+            voltage = b2.StateMonitor(group, ["v_s", "v_d"], record=True, name=f"{name}_voltage")
+            objects.append(voltage)
+        network = b2.Network(*objects)
+        network.run(duration_ms * b2.ms)
     result = {"i": np.asarray(spikes.i[:], dtype=np.int64), "t_ms": np.asarray(spikes.t[:] / b2.ms)}
     if record_voltage:
         result["trace_t_ms"] = np.asarray(voltage.t[:] / b2.ms)
@@ -215,18 +220,14 @@ def run_cell_protocols(quick: bool = False, seed: int = 0, params_override: dict
     params_override: {name: Quantity or 'NUMBER UNIT' string} over the SPEC table (checked, ParameterError).
     dt_ms: Euler step in ms, in (0, 0.5]. target: Brian2 runtime target ('numpy'/'cython'; default: best).
     """
-    import brian2 as b2
-
     params = make_params(params_override)
     dt_ms = check_dt(dt_ms)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32 - 8:
         raise ParameterError(f"seed: must be an integer in [0, 2**32 - 8), got {seed!r}")
     settings = QUICK if quick else FULL
-    previous_target = b2.prefs.codegen.target  # a global preference: restored for other Brian2 users
-    try:
-        return _run_all(settings, params, choose_target(target), quick, seed, dt_ms, progress)
-    finally:
-        b2.prefs.codegen.target = previous_target
+    target = choose_target(target)
+    with brian_state(target=target):  # the user's target, clock and RNG state are restored afterwards
+        return _run_all(settings, params, target, quick, seed, dt_ms, progress)
 
 
 def _run_all(settings: ProtocolSettings, params: Mapping, target: str, quick: bool, seed: int, dt_ms: float,

@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--param tau_d=7ms (repeatable)")
     parser.add_argument("--target", choices=("numpy", "cython"), default=None,
                         help="Brian2 code-generation target (default: cython when a compiler works)")
+    parser.add_argument("--population", action="store_true",
+                        help="instead of the protocols: burst multiplexing in a population (somatic and "
+                             "dendritic signals decoded from event rate and burst fraction) -> "
+                             "population.json + population.png (docs/cells.md)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.seed < 2**32 - 8:
         raise ParameterError(f"--seed: must be in [0, 2**32 - 8), got {args.seed}")
     out = ensure_dir(args.out)
+    if args.population:
+        return _run_population(args, overrides, dt_ms, out)
 
     from spiking_mcc.cells.figures import write_cell_figures
     from spiking_mcc.cells.protocols import run_cell_protocols
@@ -53,4 +59,18 @@ def run(args: argparse.Namespace) -> int:
     print()
     print_table(results["fi_gain"])
     print(f"\nwrote {json_path} and {len(figures)} figures in {out}")
+    return 0
+
+
+def _run_population(args: argparse.Namespace, overrides: dict, dt_ms: float, out) -> int:
+    from spiking_mcc.cells import population
+    from spiking_mcc.io import write_json
+
+    settings = population.QUICK_POPULATION if args.quick else population.FULL_POPULATION
+    results = population.run_population(settings, seed=args.seed, params=overrides, dt_ms=dt_ms,
+                                        target=args.target)
+    json_path = write_json(out / "population.json", results)
+    figure = population.write_population_figure(results, out / "population.png")
+    print_table([{"decoding": key, "pearson_r": value} for key, value in results["decoding"].items()])
+    print(f"\nwrote {json_path} and {figure}")
     return 0
