@@ -109,6 +109,26 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x[keep], y[keep])[0, 1])
 
 
+def build_population(settings: PopulationSettings, params: Mapping, soma_pa: np.ndarray, dend_pa: np.ndarray,
+                     dt, noise: bool = True):
+    """The population's Brian2 Network (cells + the input drive + a SpikeMonitor) and its SpikeMonitor.
+
+    soma_pa / dend_pa: the input signals, one value per `settings.signal_step_ms` (see input_signals);
+    noise=False leaves out each cell's own OU noise (benchmarks/bench_cells.py compares both)."""
+    import brian2 as b2
+
+    cells = two_point_cells(settings.n_cells, params, name="population", dt=dt,
+                            noise=settings.sigma_pa * b2.pA if noise else None, synaptic=False)
+    set_conditions(cells, {"I_s_tonic": soma_pa[0] * b2.pA, "I_d_tonic": dend_pa[0] * b2.pA})
+    step = settings.signal_step_ms * b2.ms
+    cells.namespace.update(soma_signal=b2.TimedArray(soma_pa * b2.pA, dt=step),
+                           dend_signal=b2.TimedArray(dend_pa * b2.pA, dt=step))
+    drive = cells.run_regularly("I_s_tonic = soma_signal(t)\nI_d_tonic = dend_signal(t)", dt=step,
+                                when="start", name="population_drive")
+    spikes = b2.SpikeMonitor(cells, name="population_spikes")
+    return b2.Network(cells, drive, spikes), spikes
+
+
 def run_population(settings: PopulationSettings = FULL_POPULATION, seed: int = 0,
                    params: Mapping | None = None, dt_ms: float = 0.1, target: str | None = None) -> dict:
     """Simulate the population and decode both inputs; return the population.json dict."""
@@ -124,16 +144,8 @@ def run_population(settings: PopulationSettings = FULL_POPULATION, seed: int = 0
     target = choose_target(target)
     started = time.perf_counter()
     with brian_state(target=target, seed=seed):
-        cells = two_point_cells(settings.n_cells, values, name="population", dt=dt_ms * b2.ms,
-                                noise=settings.sigma_pa * b2.pA, synaptic=False)
-        set_conditions(cells, {"I_s_tonic": soma[0] * b2.pA, "I_d_tonic": dend[0] * b2.pA})
-        step = settings.signal_step_ms * b2.ms
-        cells.namespace.update(soma_signal=b2.TimedArray(soma * b2.pA, dt=step),
-                               dend_signal=b2.TimedArray(dend * b2.pA, dt=step))
-        drive = cells.run_regularly("I_s_tonic = soma_signal(t)\nI_d_tonic = dend_signal(t)", dt=step,
-                                    when="start", name="population_drive")
-        spikes = b2.SpikeMonitor(cells, name="population_spikes")
-        b2.Network(cells, drive, spikes).run(settings.duration_ms * b2.ms)
+        network, spikes = build_population(settings, values, soma, dend, dt_ms * b2.ms)
+        network.run(settings.duration_ms * b2.ms)
         cell, time_ms = np.asarray(spikes.i[:], dtype=np.int64), np.asarray(spikes.t[:] / b2.ms)
     run_s = time.perf_counter() - started
     edges = np.arange(settings.warmup_ms, settings.duration_ms + 1e-9, settings.bin_ms)
