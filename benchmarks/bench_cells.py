@@ -39,13 +39,14 @@ PROFILE_S = 0.2  # simulated time of the separate profiled run (runtime targets)
 TARGET_STEPS_PER_S = 5e7
 
 
-def _population(n_cells: int, noise: bool):
+def _population(n_cells: int, noise: bool, simulated_s: float):
     import brian2 as b2
 
     from spiking_mcc.cells.params import make_params
     from spiking_mcc.cells.population import FULL_POPULATION, build_population, input_signals
 
-    settings = replace(FULL_POPULATION, n_cells=n_cells, duration_ms=1000.0 * DURATION_S + 2.0)
+    # the input signals cover every run of the worker (set-up, timed repeats, profiled run)
+    settings = replace(FULL_POPULATION, n_cells=n_cells, duration_ms=1000.0 * simulated_s + 2.0)
     soma, dend = input_signals(settings, seed=0)
     return build_population(settings, make_params(), soma, dend, DT_MS * b2.ms, noise=noise)
 
@@ -78,7 +79,7 @@ def _worker(target: str, n_cells: int, repeats: int, cache_dir: str, threads: in
         project = tempfile.mkdtemp(prefix="bench_cells_cpp_")
         b2.set_device("cpp_standalone", directory=project, build_on_run=False)
         b2.prefs.devices.cpp_standalone.openmp_threads = threads
-        network, spikes = _population(n_cells, noise)
+        network, spikes = _population(n_cells, noise, DURATION_S)
         network.run(DURATION_S * b2.second, profile=True)
         start = time.perf_counter()
         b2.device.build(directory=project, compile=True, run=False, with_output=False)
@@ -94,7 +95,7 @@ def _worker(target: str, n_cells: int, repeats: int, cache_dir: str, threads: in
         b2.prefs.codegen.target = target
         if target == "cython":
             b2.prefs.codegen.runtime.cython.cache_dir = cache_dir
-        network, spikes = _population(n_cells, noise)
+        network, spikes = _population(n_cells, noise, 0.001 + DURATION_S * repeats + PROFILE_S)
         start = time.perf_counter()
         network.run(1 * b2.ms)
         compile_s = time.perf_counter() - start
@@ -104,7 +105,7 @@ def _worker(target: str, n_cells: int, repeats: int, cache_dir: str, threads: in
             network.run(DURATION_S * b2.second)
             run_s.append(time.perf_counter() - start)
         n_spikes = int(spikes.num_spikes)
-        simulated_s = DURATION_S * repeats
+        simulated_s = 0.001 + DURATION_S * repeats
         network.run(PROFILE_S * b2.second, profile=True)  # apart: the profiler's own overhead is not timed
         info = network.profiling_info
     group = network["population"]
@@ -194,9 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         bandwidth = _copy_bandwidth_gb_s(8 * arrays * n_cells)
         print(f"\n{n_cells} cells: numpy Gaussian draws {draws:.3g}/s -> the noise update alone (2 draws per "
               f"neuron-step) caps a run at {draws / 2:.3g} neuron-steps/s")
-        print(f"{n_cells} cells: {arrays} per-neuron state arrays = {16 * arrays} bytes read+written per "
-              f"neuron-step; copy bandwidth over {8 * arrays * n_cells / 1e6:.2f} MB: {bandwidth:.1f} GB/s "
-              f"-> memory traffic caps a run at {bandwidth * 1e9 / (16 * arrays):.3g} neuron-steps/s")
+        print(f"{n_cells} cells: {arrays} per-neuron state arrays ({8 * arrays * n_cells / 1e6:.2f} MB, so "
+              f"cache-resident at this size): at most {16 * arrays} bytes read+written per neuron-step if "
+              f"every array were streamed once; numpy copy bandwidth over that size: {bandwidth:.1f} GB/s "
+              f"-> {bandwidth * 1e9 / (16 * arrays):.3g} neuron-steps/s")
         for row in (r for r in rows if r["n_cells"] == n_cells):
             need = row["neuron_steps_per_s"] * 16 * arrays / 1e9
             print(f"  {row['target']:15s} noise={row['noise']!s:5s} uses {need:.2f} GB/s "

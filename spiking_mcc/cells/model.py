@@ -28,7 +28,6 @@ Time windows compare whole time steps (Brian2's `timestep`), so a 2 ms pulse is 
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable, Mapping
 
@@ -92,7 +91,6 @@ PULSE_VARIABLES = {"I_s_pulse": "pA", "I_d_pulse": "pA", "t_s_on": "ms", "t_d_on
 CONDITION_VARIABLES = {**INPUT_VARIABLES, **PULSE_VARIABLES}
 MAX_DT_MS = 0.5
 BASE_UNITS = {"mV": "volt", "ms": "second", "pA": "amp", "pF": "farad", "nS": "siemens"}  # table unit -> SI
-_NAME_COUNTER = itertools.count()
 
 
 def cell_equations(heterogeneous: Iterable[str] = (), synaptic: bool = True, pulses: bool = False) -> str:
@@ -160,7 +158,8 @@ def two_point_cells(n: int, params: Mapping | None = None, heterogeneous: Iterab
     params: overrides of the parameter table (docs/cells.md), {name: Quantity or 'NUMBER UNIT'}.
     heterogeneous: parameter names that become per-neuron state variables (initialised to their value,
         then e.g. `G.tau_d = [7, 9]*ms`); the others are shared constants in the group's namespace.
-    name: the group's name; default a unique 'two_point_cells_<k>', so several groups fit one Network.
+    name: the group's name; default a unique 'two_point_cells', 'two_point_cells_1', ... (Brian2 numbers
+        it), so several groups fit one Network.
     dt: the group's time step (a Quantity in (0, 0.5] ms); None uses Brian2's defaultclock.
     noise: None for none, or the OU std (150*pA, or a (soma, dendrite) pair): the per-neuron sigma_s and
         sigma_d start at it and each step draws two Gaussians per cell.
@@ -178,14 +177,13 @@ def two_point_cells(n: int, params: Mapping | None = None, heterogeneous: Iterab
         raise ParameterError(f"heterogeneous: unknown cell parameter(s) {unknown}; "
                              f"allowed: {', '.join(ROWS)}")
     levels = _noise_levels(noise)
-    if name is None:
-        name = f"two_point_cells_{next(_NAME_COUNTER)}"
-    if not isinstance(name, str) or not name.isidentifier():
+    if name is not None and (not isinstance(name, str) or not name.isidentifier()):
         raise ParameterError(f"name: must be a Python identifier, got {name!r}")
     clock = {} if dt is None else {"dt": check_dt(dt)}
     namespace = {key: value for key, value in values.items() if key not in heterogeneous}
     group = b2.NeuronGroup(n, cell_equations(heterogeneous, synaptic, pulses), threshold=THRESHOLD,
-                           reset=RESET, method="euler", namespace=namespace, name=name, **clock)
+                           reset=RESET, method="euler", namespace=namespace,
+                           name="two_point_cells*" if name is None else name, **clock)
     for key in heterogeneous:
         setattr(group, key, values[key])
     group.v_s = values["E_L"]
@@ -194,7 +192,7 @@ def two_point_cells(n: int, params: Mapping | None = None, heterogeneous: Iterab
     group.t_last = -1 * b2.second
     if levels is not None:
         group.sigma_s, group.sigma_d = levels
-        group.run_regularly(NOISE_UPDATE, when="before_groups", name=f"{name}_noise")
+        group.run_regularly(NOISE_UPDATE, when="before_groups", name=f"{group.name}_noise")
     return group
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spiking_mcc.brian_state import brian_state
+from spiking_mcc.brian_state import TARGETS, brian_state
 from spiking_mcc.cells.bursts import count_events
 from spiking_mcc.cells.model import CONDITION_VARIABLES, set_conditions, two_point_cells
 from spiking_mcc.cells.params import magnitudes, make_params
@@ -74,8 +74,8 @@ def choose_target(target: str | None = None) -> str:
             target = "cython" if CythonCodeObject.is_available() else "numpy"
         except Exception:  # no Cython or no compiler
             target = "numpy"
-    if target not in ("numpy", "cython"):
-        raise ParameterError(f"Brian2 runtime target must be 'numpy' or 'cython', got {target!r}")
+    if target not in TARGETS:
+        raise ParameterError(f"Brian2 runtime target must be one of {list(TARGETS)}, got {target!r}")
     return target
 
 
