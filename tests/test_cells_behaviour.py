@@ -1,4 +1,4 @@
-"""SPEC.md s5 behaviours 1-5 of the Brian2 two-point L5PC, measured on one quick protocol run.
+"""The behaviours (docs/cells.md) of the Brian2 two-point L5PC, measured on one quick protocol run.
 
 Brian2's numpy target: no compilation, so the module's cost is fixed (~15-25 s on a loaded 2-core box);
 the cython target is faster only once its cache is warm (measured: 7 s warm vs 60-130 s cold).
@@ -12,7 +12,7 @@ import pytest
 from spiking_mcc.cells.protocols import run_cell_protocols
 from spiking_mcc.io import write_json
 
-# SPEC.md s5 item 4, reference burst probabilities at I_d = 0, 100, 200, 300 pA (I_s = 400 pA, sigma 150 pA).
+# Reference burst probabilities (docs/cells.md) at I_d = 0, 100, 200, 300 pA (I_s = 400 pA, sigma 150 pA).
 SPEC_BURST_PROBABILITY = {0.0: 0.03, 100.0: 0.20, 200.0: 0.63, 300.0: 0.93}
 
 

@@ -12,7 +12,7 @@ from spiking_mcc.cells.bursts import count_events
 from spiking_mcc.cells.params import PARAMETER_TABLE, magnitudes, make_params, parse_overrides
 from spiking_mcc.errors import ParameterError
 
-# SPEC.md s5 table, in the units of its rows.
+# The parameter table of docs/cells.md, in the units of its rows.
 SPEC_TABLE = {"E_L": -70, "E_thr": -50, "tau_thr": 27, "tau_s": 16, "C_s": 370, "g_s": 1300, "b_ws": -200,
               "tau_ws": 100, "tau_d": 7, "C_d": 170, "g_d": 1200, "a_wd": -13, "tau_wd": 30, "c_d": 2600,
               "E_d": -38, "D": 6}

@@ -1,4 +1,4 @@
-"""Burst and event detection (SPEC.md s5): consecutive spikes with ISI <= 16 ms form one event;
+"""Burst and event detection (docs/cells.md): consecutive spikes with ISI <= 16 ms form one event;
 an event of >= 2 spikes is a burst; burst probability = bursts / events. Vectorised over all cells."""
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""Parameter table of the two-compartment L5 pyramidal cell (SPEC.md section 5), as Brian2 Quantities.
+"""Parameter table of the two-compartment L5 pyramidal cell (docs/cells.md), as Brian2 Quantities.
 
-`PARAMETER_TABLE` mirrors the SPEC table row for row (Naud & Sprekeler 2018, PNAS; Payeur et al. 2021,
-Nat. Neurosci.), followed by the few model constants the SPEC's equations name but do not tabulate
-(bAP kernel timing, threshold jump, noise time constant). `make_params(overrides)` returns a read-only
-mapping name -> Quantity; overrides are checked here, at the boundary, so a bad value never reaches Brian2.
+`PARAMETER_TABLE` is the table of docs/cells.md row for row (Naud & Sprekeler 2018, PNAS; Payeur et al.
+2021, Nat. Neurosci.): the model's 16 parameters, the constants its equations name (bAP kernel timing,
+threshold jump, noise time constant) and the synaptic input constants. `make_params(overrides)` returns a
+read-only mapping name -> Quantity; overrides are checked here, at the boundary, so a bad value never
+reaches Brian2.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ PARAMETER_TABLE: tuple[ParamRow, ...] = (
     ParamRow("c_d", 2600.0, "pA", "back-propagating AP current amplitude (times K)"),
     ParamRow("E_d", -38.0, "mV", "half-activation of the dendritic nonlinearity f"),
     ParamRow("D", 6.0, "mV", "slope of the dendritic nonlinearity f"),
-    # Constants named by the SPEC's equations but not in its table:
+    # Constants the equations name beyond the model's 16 parameters:
     ParamRow("delta_thr", 2.0, "mV", "threshold jump per spike", "Payeur et al. 2021 (Nat. Neurosci.)"),
     ParamRow("bap_delay", 0.5, "ms", "start of the bAP box kernel K after a somatic spike",
              "Naud & Sprekeler 2018, Methods"),
@@ -81,7 +82,7 @@ def _unit(name: str):
 
 
 def default_params() -> Mapping:
-    """The SPEC table as a read-only mapping name -> Brian2 Quantity."""
+    """The parameter table as a read-only mapping name -> Brian2 Quantity."""
     return make_params(None)
 
 
@@ -131,7 +132,7 @@ def check_parameter(name: str, value) -> object:
 
 
 def make_params(overrides: Mapping | None = None) -> Mapping:
-    """SPEC defaults with `overrides` (name -> Quantity or 'NUMBER UNIT' string) applied and checked."""
+    """Table defaults with `overrides` (name -> Quantity or 'NUMBER UNIT' string) applied and checked."""
     params = {row.name: row.value * _unit(row.unit) for row in PARAMETER_TABLE}
     for name, value in (overrides or {}).items():
         params[name] = check_parameter(name, value)

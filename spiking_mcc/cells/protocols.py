@@ -1,4 +1,4 @@
-"""The cell protocols of SPEC.md s5, each vectorised over its conditions in ONE Brian2 NeuronGroup.
+"""The cell protocols of docs/cells.md, each vectorised over its conditions in ONE Brian2 NeuronGroup.
 
 - BAC firing (Larkum et al. 1999): somatic 2 ms / 4 nA pulse + 10 ms dendritic pulse at several offsets,
   plus soma-only and apical-only controls; spike counts, max V_d and voltage traces.
@@ -30,12 +30,12 @@ TRACE_BEFORE_MS, TRACE_AFTER_MS = 40.0, 100.0  # trace window around the somatic
 
 @dataclass(frozen=True)
 class ProtocolSettings:
-    """Protocol constants (SPEC.md s5 and issue 2); the quick variant keeps every behaviour measurable."""
+    """Protocol constants (docs/cells.md); the quick variant keeps every behaviour measurable."""
 
     bac_offsets_ms: tuple[float, ...] = (-20.0, -10.0, -5.0, 0.0, 5.0, 10.0, 20.0)
     bac_soma_pulse_pa: float = 4000.0
     bac_soma_width_ms: float = 2.0
-    bac_apical_pulse_pa: float = 700.0  # SPEC: 600-800 pA
+    bac_apical_pulse_pa: float = 700.0  # the BAC behaviour holds for 600-800 pA
     bac_apical_width_ms: float = 10.0
     bac_soma_on_ms: float = 100.0
     bac_duration_ms: float = 300.0
@@ -217,7 +217,7 @@ def run_cell_protocols(quick: bool = False, seed: int = 0, params_override: dict
                        dt_ms: float = 0.1, target: str | None = None, progress: bool = False) -> dict:
     """Run BAC, f-I and multiplexing protocols; return the cells.json dict (traces under "traces").
 
-    params_override: {name: Quantity or 'NUMBER UNIT' string} over the SPEC table (checked, ParameterError).
+    params_override: {name: Quantity or 'NUMBER UNIT' string} over the parameter table (checked).
     dt_ms: Euler step in ms, in (0, 0.5]. target: Brian2 runtime target ('numpy'/'cython'; default: best).
     """
     params = make_params(params_override)

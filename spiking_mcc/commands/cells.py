@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dt-ms", type=float, default=0.1, metavar="MS",
                         help="Euler time step in ms, in (0, 0.5] (default: 0.1)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE_WITH_UNIT",
-                        help="override a cell parameter of SPEC.md s5, e.g. --param C_s=370pF "
+                        help="override a cell parameter of docs/cells.md, e.g. --param C_s=370pF "
                              "--param tau_d=7ms (repeatable)")
     parser.add_argument("--target", choices=("numpy", "cython"), default=None,
                         help="Brian2 code-generation target (default: cython when a compiler works)")
