@@ -4,7 +4,8 @@ Burst probability at I_d = 0/100/200/300 pA (I_s = 400 pA, OU noise 150 pA per c
 seeds, for the model as it is and with one detail changed at a time: the noise implementation (OU as an
 SDE inside the Euler-Maruyama step instead of the exact update before it; the exact update after the step),
 the threshold adaptation (delta_thr 1 mV), the bAP kernel (delay 1 ms; width 2.1 / 2.2 ms, i.e. one or two
-more 0.1 ms steps), and the noise amplitude (sigma / sqrt(2), sigma * sqrt(2), a convention factor).
+more 0.1 ms steps; 3 ms), the time step (0.05 ms), and the noise amplitude (sigma / sqrt(2), sigma * sqrt(2),
+a convention factor).
 Slow (~30 s per variant on 2 shared cores); numpy target.
 
     .venv/bin/python benchmarks/burst_probability_sensitivity.py [--trials 150] [--seeds 0,1] [--only A,B]
@@ -27,6 +28,8 @@ VARIANTS = {
     "bap_delay 1 ms": {"params": {"bap_delay": "1 ms"}},
     "bap_width 2.1 ms": {"params": {"bap_width": "2.1 ms"}},
     "bap_width 2.2 ms": {"params": {"bap_width": "2.2 ms"}},
+    "bap_width 3 ms": {"params": {"bap_width": "3 ms"}},
+    "dt 0.05 ms": {"dt_ms": 0.05},
     "sigma 106 pA": {"sigma_pa": 106.0},
     "sigma 212 pA": {"sigma_pa": 212.0},
 }
@@ -53,7 +56,8 @@ def burst_probabilities(variant: dict, trials: int, seeds: list[int], duration_m
                     sde = f"dn_{x}/dt = -n_{x}/tau_noise + sigma_{x}*sqrt(2/tau_noise)*xi_{x} : amp\n"
                     equations = equations.replace(f"n_{x} : amp\n", sde)
             group = b2.NeuronGroup(level.size, equations, threshold=model.THRESHOLD, reset=model.RESET,
-                                   method="euler", namespace=params, dt=0.1 * b2.ms)
+                                   method="euler", namespace=params,
+                                   dt=variant.get("dt_ms", 0.1) * b2.ms)
             group.v_s, group.v_d, group.v_th = params["E_L"], params["E_L"], params["E_thr"]
             group.t_last = -1 * b2.second
             group.sigma_s = group.sigma_d = variant.get("sigma_pa", 150.0) * b2.pA
