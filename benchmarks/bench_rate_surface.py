@@ -17,12 +17,12 @@ TARGET_WALL_S = 60.0
 
 
 def _timed_surface(target: str, seed: int) -> tuple[float, float]:
+    from spiking_mcc.brian_state import brian_state
     from spiking_mcc.cells.params import make_params
-    from spiking_mcc.cells.protocols import codegen_target
     from spiking_mcc.cells.rate_surface import FULL_SURFACE, fit_laws, measure_surface
 
     start = time.perf_counter()
-    with codegen_target(target):
+    with brian_state(target=target):
         grid = measure_surface(make_params(), FULL_SURFACE, 0.1, seed)
     measured = time.perf_counter()
     fit_laws(grid, seed)

@@ -27,6 +27,7 @@ import numpy as np
 
 from conversion import ops
 from conversion.ir import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, ReLU, SpikingNetwork
+from spiking_mcc.brian_state import brian_state
 from spiking_mcc.errors import ModelError, ParameterError
 
 DT_MS = 1.0  # one engine time step
@@ -100,12 +101,8 @@ def simulate_brian2(net: SpikingNetwork, x: np.ndarray, timesteps: int,
     x = ops.check_input(graph, x)
     started = time.perf_counter()
     b2.start_scope()
-    previous_target = b2.prefs.codegen.target
-    b2.prefs.codegen.target = codegen_target
-    try:
+    with brian_state(target=codegen_target):  # the target and defaultclock.dt are restored afterwards
         return _build_and_run(b2, net, x, int(timesteps), started)
-    finally:
-        b2.prefs.codegen.target = previous_target  # leave Brian2's global preference as it was
 
 
 def _build_and_run(b2, net: SpikingNetwork, x: np.ndarray, timesteps: int, started: float) -> BrianResult:

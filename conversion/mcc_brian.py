@@ -34,6 +34,7 @@ from conversion.mcc_engine import validate_timesteps
 from conversion.mcc_hardware import UnitNetwork, from_spiking
 from conversion.twopoint_spiking import check_inputs
 from conversion.twopoint_unit import LUT_SIZE, LUT_STEP
+from spiking_mcc.brian_state import brian_state
 from spiking_mcc.errors import ParameterError
 from spiking_mcc.interrupts import check_interrupted
 
@@ -98,6 +99,7 @@ def _schedule(obj, when_order: int) -> None:
     obj.when, obj.order = "groups", when_order
 
 
+@brian_state()  # restores the code-generation target it sets below
 def simulate_brian2(net: SpikingNetwork, inputs: dict[str, np.ndarray], timesteps: int | list[int],
                     codegen_target: str = "numpy") -> BrianMCCResult:
     """Run the converted two-point network in Brian2 on inputs {name: (N, features)}; read out after

@@ -131,7 +131,7 @@ def require(module: str, *names: str) -> Any:
 
 def stage_cells(ctx: RunContext) -> list[Path]:
     """Two-point L5PC protocols in Brian2 -> cells.json, BAC / f-I / multiplexing figures; rate surface and
-    law fits -> rate_surface.json, rate_surface.png."""
+    law fits -> rate_surface.json, rate_surface.png; burst multiplexing in a population -> population.json."""
     protocols = require("spiking_mcc.cells.protocols", "run_cell_protocols")
     figures = require("spiking_mcc.cells.figures", "write_cell_figures")
     results = protocols.run_cell_protocols(quick=ctx.config.quick, seed=ctx.config.seed,
@@ -144,6 +144,12 @@ def stage_cells(ctx: RunContext) -> list[Path]:
     paths.append(surface_png)
     for path in paths:
         ctx.add_figure(Path(path).stem, path)
+    population = require("spiking_mcc.cells.population", "run_population", "write_population_figure")
+    settings = population.QUICK_POPULATION if ctx.config.quick else population.FULL_POPULATION
+    decoded = population.run_population(settings, seed=ctx.config.seed)
+    paths += [write_json(ctx.out_dir / "population.json", decoded),
+              population.write_population_figure(decoded, ctx.out_dir / "population.png")]
+    ctx.add_figure("population", paths[-1])
     return [json_path, surface_json, *paths]
 
 

@@ -1,4 +1,4 @@
-"""SPEC.md s5 behaviours 1-5 of the Brian2 two-point L5PC, measured on one quick protocol run.
+"""The behaviours (docs/cells.md) of the Brian2 two-point L5PC, measured on one quick protocol run.
 
 Brian2's numpy target: no compilation, so the module's cost is fixed (~15-25 s on a loaded 2-core box);
 the cython target is faster only once its cache is warm (measured: 7 s warm vs 60-130 s cold).
@@ -12,7 +12,7 @@ import pytest
 from spiking_mcc.cells.protocols import run_cell_protocols
 from spiking_mcc.io import write_json
 
-# SPEC.md s5 item 4, reference burst probabilities at I_d = 0, 100, 200, 300 pA (I_s = 400 pA, sigma 150 pA).
+# Reference burst probabilities (docs/cells.md) at I_d = 0, 100, 200, 300 pA (I_s = 400 pA, sigma 150 pA).
 SPEC_BURST_PROBABILITY = {0.0: 0.03, 100.0: 0.20, 200.0: 0.63, 300.0: 0.93}
 
 
@@ -158,3 +158,27 @@ def test_cells_command_writes_json_and_figures(results, cli, tmp_path, monkeypat
     figures = sorted(path.name for path in out.glob("*.png"))
     assert figures == ["bac_traces.png", "fi_curves.png", "multiplexing.png", "rate_surface.png"]
     assert "burst_probability" in capsys.readouterr().out
+
+
+def test_burst_probability_pooled_over_three_seeds_is_near_the_reference():
+    """Pooled over seeds 0-2 every level is within 0.10 of the reference 0.03/0.20/0.63/0.93 and each seed
+    within 0.15 (the model's curve, 2 seeds x 150 cells: 0.02/0.17/0.55/0.85; the remaining gap is
+    measured in docs/cells.md: the bAP window, not the noise or the threshold adaptation)."""
+    from dataclasses import replace
+
+    from spiking_mcc.brian_state import brian_state
+    from spiking_mcc.cells import protocols
+    from spiking_mcc.cells.params import make_params
+
+    settings = replace(protocols.QUICK, mux_trials=40, mux_duration_ms=2500.0)
+    with brian_state(target="numpy"):
+        runs = [protocols.run_multiplexing(make_params(), settings, 0.1, seed)["multiplexing"]
+                for seed in (0, 1, 2)]
+    pooled = []
+    for k, (i_d, expected) in enumerate(SPEC_BURST_PROBABILITY.items()):
+        assert all(run[k]["i_d_pa"] == i_d for run in runs)
+        per_seed = [run[k]["burst_probability"] for run in runs]
+        pooled.append(sum(run[k]["bursts"] for run in runs) / sum(run[k]["events"] for run in runs))
+        assert abs(pooled[-1] - expected) <= 0.10, (i_d, pooled[-1], per_seed)
+        assert max(abs(p - expected) for p in per_seed) <= 0.15, (i_d, per_seed)
+    assert np.all(np.diff(pooled) > 0.1), pooled

@@ -12,7 +12,7 @@ from spiking_mcc.cells.bursts import count_events
 from spiking_mcc.cells.params import PARAMETER_TABLE, magnitudes, make_params, parse_overrides
 from spiking_mcc.errors import ParameterError
 
-# SPEC.md s5 table, in the units of its rows.
+# The parameter table of docs/cells.md, in the units of its rows.
 SPEC_TABLE = {"E_L": -70, "E_thr": -50, "tau_thr": 27, "tau_s": 16, "C_s": 370, "g_s": 1300, "b_ws": -200,
               "tau_ws": 100, "tau_d": 7, "C_d": 170, "g_d": 1200, "a_wd": -13, "tau_wd": 30, "c_d": 2600,
               "E_d": -38, "D": 6}
@@ -92,12 +92,10 @@ def test_event_detection_groups_spikes_within_16_ms():
 @pytest.fixture
 def numpy_target():
     """Brian2's numpy target for one test; the global preference is restored afterwards."""
-    import brian2
+    from spiking_mcc.brian_state import brian_state
 
-    previous = brian2.prefs.codegen.target
-    protocols.choose_target("numpy")
-    yield
-    brian2.prefs.codegen.target = previous
+    with brian_state(target="numpy"):
+        yield
 
 
 def test_parameter_override_reaches_the_model(numpy_target):

@@ -1,6 +1,11 @@
-"""Spiking two-point (two-compartment) L5 pyramidal cells in Brian2 (SPEC.md s5).
+"""Spiking two-point (two-compartment) L5 pyramidal cells in Brian2 (docs/cells.md).
 
-Modules: `params` (parameter table), `model` (equations, NeuronGroup factory), `bursts` (event/burst
-detection), `protocols` (BAC, f-I, multiplexing; `run_cell_protocols`), `figures` (`write_cell_figures`,
-`write_rate_surface_figure`), `rate_surface` (rate surface and transfer-law fits, docs/twopoint_laws.md).
+Modules: `params` (parameter table), `model` (equations, `two_point_cells`), `bursts` (event/burst
+detection), `protocols` (BAC, f-I, multiplexing; `run_cell_protocols`), `population` (burst multiplexing
+in a population; `run_population`), `rate_surface` (rate surface and transfer-law fits,
+docs/twopoint_laws.md), `figures` (`write_cell_figures`, `write_rate_surface_figure`).
 """
+
+from spiking_mcc.cells.model import set_conditions, two_point_cells
+
+__all__ = ["set_conditions", "two_point_cells"]

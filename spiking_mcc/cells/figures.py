@@ -10,7 +10,7 @@ import numpy as np
 
 from spiking_mcc.io import ensure_dir, save_figure
 
-# SPEC.md s5 item 4: burst probability of the reference implementation at I_d = 0, 100, 200, 300 pA.
+# Burst probability of the reference implementation (docs/cells.md) at I_d = 0, 100, 200, 300 pA.
 SPEC_BURST_PROBABILITY = {0.0: 0.03, 100.0: 0.20, 200.0: 0.63, 300.0: 0.93}
 
 
@@ -62,7 +62,7 @@ def _multiplexing_figure(results: dict):
     i_d = [r["i_d_pa"] for r in rows]
     fig, (ax_bp, ax_er) = plt.subplots(1, 2, figsize=(10, 4))
     ax_bp.plot(i_d, [r["burst_probability"] for r in rows], "o-", label="this model")
-    ax_bp.plot(list(SPEC_BURST_PROBABILITY), list(SPEC_BURST_PROBABILITY.values()), "kx", label="SPEC s5")
+    ax_bp.plot(list(SPEC_BURST_PROBABILITY), list(SPEC_BURST_PROBABILITY.values()), "kx", label="reference")
     ax_bp.set(xlabel="dendritic current I_d (pA)", ylabel="burst probability", ylim=(0, 1),
               title="burst probability vs I_d")
     ax_bp.legend(fontsize=8)

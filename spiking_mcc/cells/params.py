@@ -1,9 +1,10 @@
-"""Parameter table of the two-compartment L5 pyramidal cell (SPEC.md section 5), as Brian2 Quantities.
+"""Parameter table of the two-compartment L5 pyramidal cell (docs/cells.md), as Brian2 Quantities.
 
-`PARAMETER_TABLE` mirrors the SPEC table row for row (Naud & Sprekeler 2018, PNAS; Payeur et al. 2021,
-Nat. Neurosci.), followed by the few model constants the SPEC's equations name but do not tabulate
-(bAP kernel timing, threshold jump, noise time constant). `make_params(overrides)` returns a read-only
-mapping name -> Quantity; overrides are checked here, at the boundary, so a bad value never reaches Brian2.
+`PARAMETER_TABLE` is the table of docs/cells.md row for row (Naud & Sprekeler 2018, PNAS; Payeur et al.
+2021, Nat. Neurosci.): the model's 16 parameters, the constants its equations name (bAP kernel timing,
+threshold jump, noise time constant) and the synaptic input constants. `make_params(overrides)` returns a
+read-only mapping name -> Quantity; overrides are checked here, at the boundary, so a bad value never
+reaches Brian2.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class ParamRow:
     value: float
     unit: str  # a Brian2 unit name (mV, ms, pA, pF, nS)
     meaning: str
-    source: str = "SPEC.md s5 (Naud & Sprekeler 2018)"
+    source: str = "Naud & Sprekeler 2018 (PNAS), two-compartment model"
 
 
 PARAMETER_TABLE: tuple[ParamRow, ...] = (
@@ -43,19 +44,28 @@ PARAMETER_TABLE: tuple[ParamRow, ...] = (
     ParamRow("c_d", 2600.0, "pA", "back-propagating AP current amplitude (times K)"),
     ParamRow("E_d", -38.0, "mV", "half-activation of the dendritic nonlinearity f"),
     ParamRow("D", 6.0, "mV", "slope of the dendritic nonlinearity f"),
-    # Constants named by the SPEC's equations but not in its table:
-    ParamRow("delta_thr", 2.0, "mV", "threshold jump per spike", "SPEC.md s5 (Payeur et al. 2021)"),
+    # Constants the equations name beyond the model's 16 parameters:
+    ParamRow("delta_thr", 2.0, "mV", "threshold jump per spike", "Payeur et al. 2021 (Nat. Neurosci.)"),
     ParamRow("bap_delay", 0.5, "ms", "start of the bAP box kernel K after a somatic spike",
              "Naud & Sprekeler 2018, Methods"),
-    ParamRow("bap_width", 2.0, "ms", "duration of the bAP box kernel K", "SPEC.md s5"),
-    ParamRow("tau_noise", 2.0, "ms", "OU noise time constant, each compartment", "SPEC.md s5"),
+    ParamRow("bap_width", 2.0, "ms", "duration of the bAP box kernel K", "Naud & Sprekeler 2018"),
+    ParamRow("tau_noise", 2.0, "ms", "OU noise time constant, each compartment", "Naud & Sprekeler 2018"),
+    # Synaptic inputs (two_point_cells): decay constants and reversal potentials of the COBA benchmark
+    ParamRow("tau_syn", 5.0, "ms", "decay of the current-based synaptic input I_syn_s / I_syn_d",
+             "Vogels & Abbott 2005 (excitatory decay)"),
+    ParamRow("tau_exc", 5.0, "ms", "decay of the excitatory conductances g_exc_s / g_exc_d",
+             "Vogels & Abbott 2005"),
+    ParamRow("tau_inh", 10.0, "ms", "decay of the inhibitory conductances g_inh_s / g_inh_d",
+             "Vogels & Abbott 2005"),
+    ParamRow("E_exc", 0.0, "mV", "excitatory synaptic reversal potential", "Vogels & Abbott 2005"),
+    ParamRow("E_inh", -80.0, "mV", "inhibitory synaptic reversal potential", "Vogels & Abbott 2005"),
 )
 
 ROWS: Mapping[str, ParamRow] = MappingProxyType({row.name: row for row in PARAMETER_TABLE})
 
 # Parameters whose value must be strictly positive (time constants, durations, capacitances, slope).
 POSITIVE = frozenset({"tau_thr", "tau_s", "C_s", "tau_ws", "tau_d", "C_d", "tau_wd", "D",
-                      "bap_width", "tau_noise"})
+                      "bap_width", "tau_noise", "tau_syn", "tau_exc", "tau_inh"})
 NON_NEGATIVE = frozenset({"bap_delay", "delta_thr"})
 
 _VALUE_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)"
@@ -72,7 +82,7 @@ def _unit(name: str):
 
 
 def default_params() -> Mapping:
-    """The SPEC table as a read-only mapping name -> Brian2 Quantity."""
+    """The parameter table as a read-only mapping name -> Brian2 Quantity."""
     return make_params(None)
 
 
@@ -122,7 +132,7 @@ def check_parameter(name: str, value) -> object:
 
 
 def make_params(overrides: Mapping | None = None) -> Mapping:
-    """SPEC defaults with `overrides` (name -> Quantity or 'NUMBER UNIT' string) applied and checked."""
+    """Table defaults with `overrides` (name -> Quantity or 'NUMBER UNIT' string) applied and checked."""
     params = {row.name: row.value * _unit(row.unit) for row in PARAMETER_TABLE}
     for name, value in (overrides or {}).items():
         params[name] = check_parameter(name, value)

@@ -1,4 +1,4 @@
-"""The cell protocols of SPEC.md s5, each vectorised over its conditions in ONE Brian2 NeuronGroup.
+"""The cell protocols of docs/cells.md, each vectorised over its conditions in ONE Brian2 NeuronGroup.
 
 - BAC firing (Larkum et al. 1999): somatic 2 ms / 4 nA pulse + 10 ms dendritic pulse at several offsets,
   plus soma-only and apical-only controls; spike counts, max V_d and voltage traces.
@@ -13,14 +13,14 @@ goes to `write_json` and to `figures.write_cell_figures`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from spiking_mcc.brian_state import TARGETS, brian_state
 from spiking_mcc.cells.bursts import count_events
-from spiking_mcc.cells.model import CONDITION_VARIABLES, make_cell_group, set_conditions
+from spiking_mcc.cells.model import CONDITION_VARIABLES, set_conditions, two_point_cells
 from spiking_mcc.cells.params import magnitudes, make_params
 from spiking_mcc.errors import ParameterError
 from spiking_mcc.interrupts import check_interrupted
@@ -32,12 +32,12 @@ TRACE_BEFORE_MS, TRACE_AFTER_MS = 40.0, 100.0  # trace window around the somatic
 
 @dataclass(frozen=True)
 class ProtocolSettings:
-    """Protocol constants (SPEC.md s5 and issue 2); the quick variant keeps every behaviour measurable."""
+    """Protocol constants (docs/cells.md); the quick variant keeps every behaviour measurable."""
 
     bac_offsets_ms: tuple[float, ...] = (-20.0, -10.0, -5.0, 0.0, 5.0, 10.0, 20.0)
     bac_soma_pulse_pa: float = 4000.0
     bac_soma_width_ms: float = 2.0
-    bac_apical_pulse_pa: float = 700.0  # SPEC: 600-800 pA
+    bac_apical_pulse_pa: float = 700.0  # the BAC behaviour holds for 600-800 pA
     bac_apical_width_ms: float = 10.0
     bac_soma_on_ms: float = 100.0
     bac_duration_ms: float = 300.0
@@ -66,9 +66,9 @@ QUICK = ProtocolSettings(
 
 
 def choose_target(target: str | None = None) -> str:
-    """Brian2 code-generation target: the one asked for, else cython when a compiler works, else numpy."""
-    import brian2 as b2
+    """Brian2 code-generation target: the one asked for, else cython when a compiler works, else numpy.
 
+    Only names it: `brian_state(target=...)` sets it for a block and restores the user's afterwards."""
     if target is None:
         try:
             from brian2.codegen.runtime.cython_rt import CythonCodeObject
@@ -76,30 +76,35 @@ def choose_target(target: str | None = None) -> str:
             target = "cython" if CythonCodeObject.is_available() else "numpy"
         except Exception:  # no Cython or no compiler
             target = "numpy"
-    if target not in ("numpy", "cython"):
-        raise ParameterError(f"Brian2 runtime target must be 'numpy' or 'cython', got {target!r}")
-    b2.prefs.codegen.target = target
+    if target not in TARGETS:
+        raise ParameterError(f"Brian2 runtime target must be one of {list(TARGETS)}, got {target!r}")
     return target
 
 
 def simulate(conditions: Mapping[str, np.ndarray], duration_ms: float, params: Mapping, dt_ms: float,
              seed: int, name: str, record_voltage: bool = False):
-    """Run one NeuronGroup (one cell per condition row); return spike (index, time_ms) and voltages."""
+    """Run one NeuronGroup (one cell per condition row); return spike (index, time_ms) and voltages.
+
+    conditions: {variable: float array in model.CONDITION_VARIABLES units}, one value per cell."""
     import brian2 as b2
+    import brian2.units as units
 
     noise = bool(np.any(conditions["sigma_s"]) or np.any(conditions["sigma_d"]))
     n_cells = len(next(iter(conditions.values())))
-    b2.seed(seed)
-    group = make_cell_group(n_cells, params, dt_ms, name=name, noise=noise)
-    set_conditions(group, conditions)
-    spikes = b2.SpikeMonitor(group, name=f"{name}_spikes")
-    objects = [group, spikes]
-    if record_voltage:
-        voltage = b2.StateMonitor(group, ["v_s", "v_d"], record=True, name=f"{name}_voltage")
-        objects.append(voltage)
-    network = b2.Network(*objects)
-    # the report callback is a safe point about every 0.5 s of wall time (spiking_mcc.interrupts)
-    network.run(duration_ms * b2.ms, report=lambda *_: check_interrupted(), report_period=0.5 * b2.second)
+    with brian_state(seed=seed):
+        group = two_point_cells(n_cells, params, name=name, dt=dt_ms * b2.ms,
+                                noise=0 * b2.pA if noise else None, synaptic=False, pulses=True)
+        set_conditions(group, {key: np.asarray(values) * getattr(units, CONDITION_VARIABLES[key])
+                               for key, values in conditions.items()})
+        spikes = b2.SpikeMonitor(group, name=f"{name}_spikes")
+        objects = [group, spikes]
+        if record_voltage:
+            voltage = b2.StateMonitor(group, ["v_s", "v_d"], record=True, name=f"{name}_voltage")
+            objects.append(voltage)
+        network = b2.Network(*objects)
+        # the report callback is a safe point about every 0.5 s of wall time (spiking_mcc.interrupts)
+        network.run(duration_ms * b2.ms, report=lambda *_: check_interrupted(),
+                    report_period=0.5 * b2.second)
     result = {"i": np.asarray(spikes.i[:], dtype=np.int64), "t_ms": np.asarray(spikes.t[:] / b2.ms)}
     if record_voltage:
         result["trace_t_ms"] = np.asarray(voltage.t[:] / b2.ms)
@@ -219,27 +224,16 @@ def run_cell_protocols(quick: bool = False, seed: int = 0, params_override: dict
                        dt_ms: float = 0.1, target: str | None = None, progress: bool = False) -> dict:
     """Run BAC, f-I and multiplexing protocols; return the cells.json dict (traces under "traces").
 
-    params_override: {name: Quantity or 'NUMBER UNIT' string} over the SPEC table (checked, ParameterError).
+    params_override: {name: Quantity or 'NUMBER UNIT' string} over the parameter table (checked).
     dt_ms: Euler step in ms, in (0, 0.5]. target: Brian2 runtime target ('numpy'/'cython'; default: best).
     """
     params = make_params(params_override)
     dt_ms = check_dt(dt_ms)
     check_seed(seed)
     settings = QUICK if quick else FULL
-    with codegen_target(target) as chosen:
-        return _run_all(settings, params, chosen, quick, seed, dt_ms, progress)
-
-
-@contextmanager
-def codegen_target(target: str | None = None) -> Iterator[str]:
-    """Select the Brian2 target (see `choose_target`) for the block; restore the user's global preference."""
-    import brian2 as b2
-
-    previous_target = b2.prefs.codegen.target  # a global preference: restored for other Brian2 users
-    try:
-        yield choose_target(target)
-    finally:
-        b2.prefs.codegen.target = previous_target
+    target = choose_target(target)
+    with brian_state(target=target):  # the user's target, clock and RNG state are restored afterwards
+        return _run_all(settings, params, target, quick, seed, dt_ms, progress)
 
 
 def _run_all(settings: ProtocolSettings, params: Mapping, target: str, quick: bool, seed: int, dt_ms: float,

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from spiking_mcc.brian_state import brian_state
 from spiking_mcc.cells.bursts import count_events
 from spiking_mcc.cells.params import make_params
-from spiking_mcc.cells.protocols import FULL, check_dt, codegen_target, simulate, zero_conditions
+from spiking_mcc.cells.protocols import FULL, check_dt, choose_target, simulate, zero_conditions
 from spiking_mcc.errors import ParameterError
 from spiking_mcc.io import write_json
 from spiking_mcc.limits import check_seed
@@ -193,7 +194,8 @@ def run_rate_surface(quick: bool = False, seed: int = 0, params_override: dict |
     dt_ms = check_dt(dt_ms)
     params = make_params(params_override)
     settings = QUICK_SURFACE if quick else FULL_SURFACE
-    with codegen_target(target) as chosen:
+    chosen = choose_target(target)
+    with brian_state(target=chosen):  # the user's target, clock and RNG state are restored afterwards
         grid = measure_surface(params, settings, dt_ms, seed)
     fits = fit_laws(grid, seed)
     modulatory = modulatory_rows(grid)

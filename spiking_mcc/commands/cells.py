@@ -19,10 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dt-ms", type=finite_float, default=0.1, metavar="MS",
                         help=f"Euler time step in ms, in {bounds_text('dt_ms')} (default: 0.1)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE_WITH_UNIT",
-                        help="override a cell parameter of SPEC.md s5, e.g. --param C_s=370pF "
+                        help="override a cell parameter of docs/cells.md, e.g. --param C_s=370pF "
                              "--param tau_d=7ms (repeatable)")
     parser.add_argument("--target", choices=("numpy", "cython"), default=None,
                         help="Brian2 code-generation target (default: cython when a compiler works)")
+    parser.add_argument("--population", action="store_true",
+                        help="instead of the protocols: burst multiplexing in a population (somatic and "
+                             "dendritic signals decoded from event rate and burst fraction) -> "
+                             "population.json + population.png (docs/cells.md)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.param)  # validate everything before Brian2 is imported
     dt_ms = check_dt(args.dt_ms)
     out = ensure_dir(args.out)
+    if args.population:
+        return _run_population(args, overrides, dt_ms, out)
 
     from spiking_mcc.cells.figures import write_cell_figures
     from spiking_mcc.cells.protocols import run_cell_protocols
@@ -57,4 +63,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nrate surface fits (law_used {surface['law_used']}, best fit {surface['best_fit_law']}):")
     print_table(surface["fits"], ["law", "rmse_hz", "r2"])
     print(f"\nwrote {json_path}, {surface_path} and {len(figures) + 1} figures in {out}")
+    return 0
+
+
+def _run_population(args: argparse.Namespace, overrides: dict, dt_ms: float, out) -> int:
+    from spiking_mcc.cells import population
+    from spiking_mcc.io import write_json
+
+    settings = population.QUICK_POPULATION if args.quick else population.FULL_POPULATION
+    results = population.run_population(settings, seed=args.seed, params=overrides, dt_ms=dt_ms,
+                                        target=args.target)
+    json_path = write_json(out / "population.json", results)
+    figure = population.write_population_figure(results, out / "population.png")
+    print_table([{"decoding": key, "pearson_r": value} for key, value in results["decoding"].items()])
+    print(f"\nwrote {json_path} and {figure}")
     return 0

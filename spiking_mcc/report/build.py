@@ -33,6 +33,8 @@ FIGURE_CAPTIONS = {
                     "rate stays roughly constant.",
     "rate_surface": "L5PC spike-rate surface over tonic somatic x apical currents (OU noise), and each "
                     "two-point law's least-squares fit (rate_surface.json).",
+    "population": "Burst multiplexing in a population: the two inputs, the population event rate and burst "
+                  "fraction over time (population.json bins).",
     "accuracy_vs_transmissions": "Accuracy vs synaptic transmissions per sample, MCC vs point "
                                  "(transmission threshold sweep; compare.json curves).",
     "learning_speed": "Learning speed: test accuracy per epoch in the comparison study (compare.json).",
@@ -174,6 +176,26 @@ def _cells(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
                              fmt(r.get("event_rate_hz")), fmt(r.get("events"))) for r in mux),
                       "cells.json: multiplexing (bursts: spikes with ISI <= 16 ms form one event)."))
     _figure(doc, figures, "multiplexing")
+    _population(run, doc, figures)
+
+
+def _population(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
+    population = _section(run, doc, "Burst multiplexing in a population", "population.json", "cell stage")
+    if population is None:
+        return
+    decoding = population.get("decoding", {})
+    doc.add(Paragraph(f"{fmt(population.get('n_cells'))} two-point cells receive one somatic and one "
+                      "dendritic time-varying input (independent signals) plus their own noise "
+                      f"({fmt(population.get('duration_s'))} s). Pearson r of the binned population "
+                      "signals against each input (Naud & Sprekeler 2018): the event rate should follow "
+                      "the somatic input, the burst fraction the dendritic one."))
+    doc.add(Table(("population signal", "vs somatic input (r)", "vs dendritic input (r)"),
+                  (("event rate", fmt(decoding.get("event_rate_vs_somatic_r")),
+                    fmt(decoding.get("event_rate_vs_dendritic_r"))),
+                   ("burst fraction", fmt(decoding.get("burst_fraction_vs_somatic_r")),
+                    fmt(decoding.get("burst_fraction_vs_dendritic_r")))),
+                  "population.json: decoding (bursts: spikes with ISI <= 16 ms form one event)."))
+    _figure(doc, figures, "population")
 
 
 def _rate_surface(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
