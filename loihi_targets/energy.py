@@ -1,4 +1,4 @@
-r"""Energy per inference from measured workloads (SPEC.md section 10).
+r"""Energy per inference from measured workloads (docs/energy.md).
 
 .. math::
 
@@ -22,7 +22,7 @@ step, every synapse a MAC, every neuron one update (Dense 784->128 on "cpu": 8.6
 = 8.64e-4 J). Every workload also gets the same network's ANN cost on cmos45-int8 (``int8_ann_j``):
 the bar an SNN has to beat.
 
-Workload contract (COMMON.md): {"name", "model", "kind": ann|snn|transmissions, "timesteps", "layers":
+Workload contract (docs/energy.md): {"name", "model", "kind": ann|snn|transmissions, "timesteps", "layers":
 [{"name", "neurons", "fan_in", "fan_out", "macs", "synaptic_events", "spikes", "analog_input"}]}; an
 optional per-layer "compartments" (default 2 for model "mcc", else 1) feeds the mapper.
 """

@@ -93,7 +93,7 @@ def _compare(engine_window, engine_neuron, engine_output, lava) -> dict:
 
 def _workload(name: str, weights: list[np.ndarray], names: list[str], neuron_counts: list[np.ndarray],
               n_samples: int, timesteps: int, mode: str, n_features: int) -> dict:
-    """Energy workload (COMMON.md contract, same convention as ``conversion.pipeline.workloads``): per
+    """Energy workload (docs/energy.md contract, same convention as ``conversion.pipeline.workloads``): per
     weighted layer its synaptic events per sample = spikes arriving from the previous population x
     their non-zero synapses into this layer, its own population's spikes, and the mean fan-out of
     those neurons; the first layer takes analog input (MACs, no events; `n_features` real inputs even

@@ -1,4 +1,5 @@
-"""MCC -> spiking two-compartment units (SPEC.md sections 5, 6, 8): the unit follows the rate law, the point
+"""MCC -> spiking two-compartment units (docs/twopoint_unit.md, docs/twopoint_laws.md): the unit follows
+the rate law, the point
 law is a plain IF neuron, the import is exact, the converted network keeps the ANN's accuracy, bad input."""
 
 from __future__ import annotations

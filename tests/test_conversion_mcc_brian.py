@@ -1,5 +1,5 @@
 """The converted MCC network in Brian2 (equation level, one NeuronGroup per population holding all samples)
-agrees with the batched numpy engine (SPEC.md sections 3 and 8)."""
+agrees with the batched numpy engine (docs/architecture.md, docs/twopoint_unit.md)."""
 
 from __future__ import annotations
 

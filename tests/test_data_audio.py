@@ -1,4 +1,4 @@
-"""Audio features (SPEC.md section 7): the shipped FSDD log-mel file is what the derivation code
+"""Audio features (docs/data.md): the shipped FSDD log-mel file is what the derivation code
 gives for the WAVs, WAV reading fails clearly, and waveform-equivalent noise matches real noise."""
 
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Audio-visual digits (SPEC.md section 7): label-consistent pairing, no image across the split,
+"""Audio-visual digits (docs/data.md): label-consistent pairing, no image across the split,
 seeded, noise at the requested SNR, loads from the shipped file alone."""
 
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""User data for `--data` (SPEC.md section 7): IDX, NPZ and WAV folders load, and bad files fail with a
+"""User data for `--data` (docs/data.md): IDX, NPZ and WAV folders load, and bad files fail with a
 DataError that names the file and, for arrays, the array."""
 
 import gzip

@@ -1,4 +1,4 @@
-"""Energy model (SPEC.md section 10): presets with sources, E_ANN / E_SNN, INT8-ANN column, device files."""
+"""Energy model (docs/energy.md): presets with sources, E_ANN / E_SNN, INT8-ANN column, device files."""
 
 import json
 
@@ -41,7 +41,7 @@ def test_keras_spiking_dense_784_128_on_cpu():
 
 
 def test_presets_match_their_sources():
-    expected = {  # name: (synop, mac, neuron) in J, SPEC.md section 10
+    expected = {  # name: (synop, mac, neuron) in J, docs/energy.md
         "cmos45-fp32": (0.9e-12, 4.6e-12, 0.0), "cmos45-int8": (0.03e-12, 0.23e-12, 0.0),
         "loihi1": (23.6e-12, 23.6e-12, 52e-12), "fpga-ultrascale": (80e-12, 80e-12, 0.0),
         "spinnaker": (13.3e-9, 13.3e-9, 26e-9), "spinnaker2": (450e-12, 450e-12, 2.19e-9),

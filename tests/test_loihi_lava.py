@@ -1,4 +1,4 @@
-"""Lava 0.10.0 against the batched engine, the two-point Process, and the safe runner (SPEC.md section 9).
+"""Lava 0.10.0 against the batched engine, the two-point Process, and the safe runner (docs/loihi.md).
 
 Lava runs are slow to start, so each network runs once in a module-scoped fixture and several tests
 read it. Agreement: the fixed-point engine equals Lava ``fixed_pt`` spike for spike; Lava

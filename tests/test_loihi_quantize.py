@@ -1,6 +1,6 @@
 """Quantiser to Loihi limits and the bit-accurate batched engine (pure numpy; no Lava here).
 
-Limits from SPEC.md section 9 / Lava 0.10.0; fixed-point arithmetic from lava/proc/lif/models.py and
+Limits from docs/loihi.md / Lava 0.10.0; fixed-point arithmetic from lava/proc/lif/models.py and
 lava/proc/dense/models.py (agreement with Lava itself is in test_loihi_lava.py)."""
 
 import dataclasses

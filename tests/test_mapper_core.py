@@ -1,4 +1,4 @@
-"""Core mapper (SPEC.md section 9): Loihi per-core limits, greedy vs SpiNeMap-style clustering, hops."""
+"""Core mapper (docs/loihi.md): Loihi per-core limits, greedy vs SpiNeMap-style clustering, hops."""
 
 import numpy as np
 import pytest

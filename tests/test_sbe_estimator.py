@@ -1,4 +1,4 @@
-"""Streaming batch eigenupdate estimator (SPEC.md section 11; Hoskins et al. 2019)."""
+"""Streaming batch eigenupdate estimator (docs/sbe.md; Hoskins et al. 2019)."""
 
 import numpy as np
 import pytest

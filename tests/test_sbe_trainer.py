@@ -1,4 +1,4 @@
-"""SBE trainer on digits: sgd / mini-batch GD / truncated SVD / SBE (SPEC.md section 11)."""
+"""SBE trainer on digits: sgd / mini-batch GD / truncated SVD / SBE (docs/sbe.md)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Transfer laws of the rate-based two-point unit (SPEC.md section 6): properties and derivatives."""
+"""Transfer laws of the rate-based two-point unit (docs/twopoint_laws.md): properties and derivatives."""
 
 import numpy as np
 import pytest

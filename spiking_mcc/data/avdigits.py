@@ -1,6 +1,6 @@
 """Audio-visual digits: FSDD log-mel features paired by label with scikit-learn digit images.
 
-The AV-MNIST construction at small scale (SPEC.md section 7). Audio: the shipped
+The AV-MNIST construction at small scale (docs/data.md). Audio: the shipped
 `fsdd_logmel.npz` (3,000 Free Spoken Digit Dataset recordings, CC BY-SA 4.0, see FSDD_NOTICE.md),
 FSDD's official split (index 0-4 test: 300 samples; 5-49 train: 2,700). Visual: 8x8 digits,
 pixel / 16, from `load_digits_split(seed)`. Every recording is paired with an image of the same

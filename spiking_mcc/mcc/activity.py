@@ -1,4 +1,4 @@
-"""Synaptic transmissions and the FPGA energy model of Adeel et al. 2022 (SPEC.md section 6).
+"""Synaptic transmissions and the FPGA energy model of Adeel et al. 2022 (docs/mcc.md).
 
 A hidden unit transmits its output y when y > theta (|y| for signed outputs; y = relu(A) >= 0
 here); a transmission is one synapse carrying it, so transmissions = sum over transmitting units
@@ -91,7 +91,7 @@ def count_transmissions(net: Network, audio: np.ndarray, visual: np.ndarray, the
 
 
 def workload(net: Network, activity: Activity, name: str) -> dict:
-    """The energy workload record (COMMON.md contract, kind "transmissions") for `net` at `activity`.
+    """The energy workload record (docs/energy.md contract, kind "transmissions") for `net` at `activity`.
 
     One entry per hidden layer and stream: synaptic_events = the transmissions its units send
     (feed-forward + context), spikes = its transmitting units, macs = dense MACs (ANN equivalent,

@@ -1,6 +1,6 @@
 """MCC network of two-point units and the point-neuron baseline: parameters, forward, backward, files.
 
-Architecture (SPEC.md section 6). Two streams, audio (a) and visual (v), each of L hidden layers
+Architecture (docs/mcc.md). Two streams, audio (a) and visual (v), each of L hidden layers
 of the same sizes `hidden`; inputs are standardised, x' = (x - mean) / std (fitted on training data).
 Layer l of stream s (o is the other stream), batch-first, h^{-1} = the stream's input x':
 

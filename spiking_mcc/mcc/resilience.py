@@ -1,4 +1,4 @@
-"""Resilience to sudden neural damage: silence a random fraction of hidden units (SPEC.md section 6).
+"""Resilience to sudden neural damage: silence a random fraction of hidden units (docs/mcc.md).
 
 - At test time: a trained network loses `fraction` of the units of every hidden layer and stream
   (output and context signal set to 0); accuracy drop, mean over `repeats` random draws.

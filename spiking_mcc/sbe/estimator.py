@@ -1,6 +1,6 @@
 r"""Streaming batch eigenupdate (SBE) estimator of a batch gradient's top singular triplets.
 
-Hoskins et al. 2019, Front. Neurosci. 13:793; SPEC.md section 11. For one crossbar layer
+Hoskins et al. 2019, Front. Neurosci. 13:793; docs/sbe.md. For one crossbar layer
 W (a x b), sample j of a batch brings an input x_j (b,) and a back-propagated error
 delta_j (a,); the batch gradient is G = (1/n) sum_j delta_j x_j^T. The estimator keeps, per
 rank-1 component, X in R^b, Delta in R^a and a signed sigma, and folds in one sample at a

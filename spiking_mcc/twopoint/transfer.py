@@ -1,7 +1,7 @@
 """Transfer laws of a rate-based two-point unit: A = f(R, C), with analytic dA/dR and dA/dC.
 
 R is the receptive-field (basal/somatic) drive, C the integrated context (apical) drive;
-the unit's output is y = phi(A) (ReLU in the MCC network). SPEC.md section 6:
+the unit's output is y = phi(A) (ReLU in the MCC network). docs/twopoint_laws.md:
 
 | law        | A(R, C)                                             | source                          |
 |------------|-----------------------------------------------------|---------------------------------|
