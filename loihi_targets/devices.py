@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, replace
 
 from spiking_mcc.errors import ParameterError
 from spiking_mcc.io import read_json
+from spiking_mcc.mcc.activity import ENERGY_PER_TRANSMISSION_UJ
 
 HOROWITZ_2014 = (
     "Horowitz 2014, 'Computing's energy problem (and what we can do about it)', ISSCC, 45 nm 0.9 V table"
@@ -101,10 +102,11 @@ PRESETS: dict[str, Device] = {
         ),
         Device(
             "fpga-ultrascale",
-            synop_j=8e-5 * 1e-6,
+            synop_j=ENERGY_PER_TRANSMISSION_UJ * 1e-6,
             spiking=True,
-            source="Adeel et al. 2022 (MCC on a Xilinx UltraScale FPGA): 8e-5 uJ = 80 pJ per synaptic "
-            "event/transmission; no separate neuron term",
+            source=f"Adeel et al. 2022 (MCC on a Xilinx UltraScale FPGA): {ENERGY_PER_TRANSMISSION_UJ:g} uJ "
+            f"= {ENERGY_PER_TRANSMISSION_UJ * 1e6:g} pJ per synaptic event/transmission; "
+            "no separate neuron term",
         ),
         Device(
             "spinnaker",

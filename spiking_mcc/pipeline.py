@@ -33,13 +33,13 @@ from spiking_mcc.errors import ParameterError, SpikingMCCError
 from spiking_mcc.interrupts import check_interrupted, handle_signals, pause_if_asked, received_signal
 from spiking_mcc.io import read_json, write_json
 from spiking_mcc.limits import check_seed
+from spiking_mcc.mcc.activity import ENERGY_PER_TRANSMISSION_UJ
 from spiking_mcc.outdir import output_folder
 from spiking_mcc.twopoint.transfer import UNIT_LAW
 
 RUN_JSON = "run.json"
 MODELS = ("mcc", "point")
 LOIHI_FILES = {"mcc": "loihi_mcc.json", "point": "loihi.json"}  # Lava fixed-point result per network
-FPGA_ENERGY_PER_TRANSMISSION_UJ = 8e-5  # one synaptic transmission, Xilinx UltraScale+ (Adeel et al. 2022)
 # Result files whose workloads the energy stage costs, in report order.
 ENERGY_SOURCES = ("train_mcc.json", "train_point.json", "convert_mcc.json", "convert_point.json",
                   "loihi_mcc.json", "loihi.json")
@@ -161,7 +161,7 @@ def stage_train(ctx: RunContext) -> list[Path]:
         args = argparse.Namespace(model=model, setup="supervised", law=ctx.config.law,
                                   epochs=ctx.config.epochs, audio_snr_db=ctx.config.audio_snr_db,
                                   visual_snr_db=None, theta=0.0,
-                                  energy_per_transmission_uj=FPGA_ENERGY_PER_TRANSMISSION_UJ,
+                                  energy_per_transmission_uj=ENERGY_PER_TRANSMISSION_UJ,
                                   seed=ctx.config.seed, out=str(ctx.out_dir))
         with contextlib.redirect_stdout(io.StringIO()):  # its summary table; ours comes at the end
             train_command.run(args)

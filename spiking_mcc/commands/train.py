@@ -13,6 +13,7 @@ from spiking_mcc.commands.common import (
 )
 from spiking_mcc.errors import ParameterError
 from spiking_mcc.limits import bounds_text
+from spiking_mcc.mcc.activity import ENERGY_PER_TRANSMISSION_UJ
 from spiking_mcc.twopoint.transfer import UNIT_LAW
 
 HELP = "train the MCC network (two-point units) or the point-neuron baseline on audio-visual digits"
@@ -33,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="noise on the images at this SNR in dB (default: clean)")
     parser.add_argument("--theta", type=finite_float, default=0.0,
                         help="transmission threshold: a unit transmits when its output > theta (default: 0)")
-    parser.add_argument("--energy-per-transmission-uj", type=finite_float, default=8e-5,
-                        help="FPGA energy per synaptic transmission in uJ (default: 8e-5, Adeel et al. 2022)")
+    parser.add_argument("--energy-per-transmission-uj", type=finite_float, default=ENERGY_PER_TRANSMISSION_UJ,
+                        help="FPGA energy per synaptic transmission in uJ "
+                             f"(default: {ENERGY_PER_TRANSMISSION_UJ:g}, Adeel et al. 2022)")
     add_seed_argument(parser)
     add_out_argument(parser, "results/train")
 

@@ -22,7 +22,9 @@ import numpy as np
 
 from spiking_mcc.mcc.network import STREAMS, Network, forward
 
-ENERGY_PER_TRANSMISSION_UJ = 8e-5  # one synapse on a Xilinx UltraScale+ MPSoC, Adeel et al. 2022
+# The one definition of the MCC paper's FPGA figure (Adeel et al. 2022, Xilinx UltraScale+ MPSoC): the
+# energy of one synaptic transmission in uJ. The `fpga-ultrascale` device preset, `train` and `run` use it.
+ENERGY_PER_TRANSMISSION_UJ = 8e-5
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spiking_mcc.io import write_text
+from spiking_mcc.mcc.activity import ENERGY_PER_TRANSMISSION_UJ
 from spiking_mcc.report import figures as report_figures
 from spiking_mcc.report.document import (
     Bullets,
@@ -144,7 +145,8 @@ def _results(run: RunFolder, doc: Document) -> None:
     doc.add(Heading("Results"))
     doc.add(_table(results_rows(run.path),
                    "ANN columns: train_<model>.json (test_accuracy, transmissions_per_sample, "
-                   "feedforward_transmissions_per_sample, energy_uj_per_sample; FPGA model 8e-5 uJ per "
+                   "feedforward_transmissions_per_sample, energy_uj_per_sample; FPGA model "
+                   f"{ENERGY_PER_TRANSMISSION_UJ:g} uJ per "
                    "transmission). SNN columns: convert_<model>.json snn row at the energy T; energy "
                    "columns: energy.json (that SNN workload on loihi1, and its INT8-ANN reference)."))
 
@@ -403,7 +405,8 @@ def _mcc_on_loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> Non
                   tuple((w["name"], *(fmt(by_cell.get((w["name"], d))) for d in devices),
                          fmt(w.get("int8_ann_j"))) for w in chosen),
                   "energy.json: rows[].energy_j (J per inference) of the Lava-measured spiking workloads "
-                  "and the rate networks' transmissions (FPGA model 8e-5 uJ per transmission), "
+                  f"and the rate networks' transmissions (FPGA model {ENERGY_PER_TRANSMISSION_UJ:g} uJ per "
+                  "transmission), "
                   "workloads[].int8_ann_j."))
     # who wins: each Lava-measured SNN on Loihi, each rate network on the FPGA model, each INT8 ANN
     device_for = {"snn": LOIHI_DEVICE, "transmissions": FPGA_DEVICE}
