@@ -130,7 +130,8 @@ def _plot(path: Path, summary: dict) -> None:
     fig, (ax_acc, ax_err) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     accuracy = [100 * e["accuracy"] for e in summary["snn"]]
     ax_acc.plot(steps, accuracy, "o-", label=f"SNN ({summary['threshold']})")
-    ax_acc.axhline(100 * summary["ann_accuracy"], color="k", ls="--", label="ANN")
+    if summary["ann_accuracy"] is not None:
+        ax_acc.axhline(100 * summary["ann_accuracy"], color="k", ls="--", label="ANN")
     ax_acc.set_ylabel("test accuracy (%)")
     ax_acc.set_title(f"{summary['model']} on {summary['data']}")
     ax_acc.legend()
@@ -151,11 +152,11 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
                          samples: int | None = None, percentile: float = thresholds.DEFAULT_PERCENTILE,
                          granularity: str = "channel", init_membrane_fraction: float = 0.5,
                          encoding: str = "analog", readout: str = "membrane", reset: str = "subtract",
-                         leak: float = 0.0, progress: bool = False) -> dict:
+                         leak: float = 0.0, progress: bool = False, nir_exact: bool = False) -> dict:
     """Convert, simulate for every T, write convert.json / model.nir / accuracy_vs_T.png into out_dir.
 
-    threshold: max | percentile | channel | distribution (fitted per T). Returns the JSON summary."""
-    from conversion.nir_export import write_nir
+    threshold: max | percentile | channel | distribution (fitted per T). nir_exact: model.nir must state
+    exactly the simulated network (docs/conversion.md, "NIR"). Returns the JSON summary."""
     from spiking_mcc.io import ensure_dir, write_json
 
     steps = sorted({int(t) for t in timesteps})
@@ -192,10 +193,59 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
         "ann_accuracy": ann_accuracy,
         "snn": [snn_entry(r, y_test, ann_accuracy) for r in results],
         "workloads": workloads(nets[-1], results),
-        "nir": {"file": "model.nir", "timesteps": steps[-1]},
+        "nir": _export_nir(nets[-1], out / "model.nir", steps[-1], nir_exact),
     }
-    write_nir(nets[-1], out / "model.nir")
     write_json(out / "convert.json", summary)
     _plot(out / "accuracy_vs_T.png", summary)
     return summary
 
+
+
+def _export_nir(net: SpikingNetwork, path: Path, timesteps: int, exact: bool) -> dict:
+    """Write model.nir; the convert.json entry lists what NIR does not state (also printed by the CLI).
+    A graph NIR cannot hold (branches) gives an entry with the reason instead of a file, unless exact."""
+    from conversion.nir_export import write_nir
+    from spiking_mcc.errors import ModelError
+
+    try:
+        lossy = write_nir(net, path, exact=exact)
+    except ModelError as exc:
+        if exact:
+            raise
+        return {"file": None, "timesteps": timesteps, "mode": "default", "error": str(exc), "lossy": []}
+    return {"file": path.name, "timesteps": timesteps, "mode": "exact" if exact else "default",
+            "lossy": lossy}
+
+
+def evaluate_nir(path: str | os.PathLike, dataset, timesteps: list[int], out_dir: str | os.PathLike,
+                 seed: int = 0, *, samples: int | None = None, dt: float | None = None,
+                 reset: str | None = None, progress: bool = False) -> dict:
+    """Simulate a NIR graph as given (no threshold fitting) for every T; write convert.json and
+    accuracy_vs_T.png into out_dir. Returns the JSON summary."""
+    from conversion.importers.nir_import import read_nir_network
+    from spiking_mcc.io import ensure_dir, write_json
+
+    steps = sorted({int(t) for t in timesteps})
+    if not steps or steps[0] < 1:
+        raise ParameterError(f"timesteps must be integers >= 1, got {timesteps}")
+    if samples is not None and samples < 1:
+        raise ParameterError(f"--samples must be >= 1, got {samples}")
+    imported = read_nir_network(path, dt=dt, reset=reset)
+    net = imported.net
+    data = load_evaluation_data(dataset, seed)
+    x_test, y_test = data.x_test[:samples], data.y_test[:samples]
+    ops.check_input(net.graph, x_test[:1], f"{data.name} test data")
+    out = ensure_dir(out_dir)
+    results = engine.simulate(net, x_test, steps, seed=seed, progress=progress)
+    entries = [dict(snn_entry(r, y_test, 0.0), accuracy_loss_points=None) for r in results]
+    summary = {
+        "model": Path(path).name, "data": data.name, "threshold": "as given (NIR)", "seed": seed,
+        "n_test": int(len(y_test)), "ann_accuracy": None, "nir_conventions": imported.conventions,
+        "neuron": {"reset": net.reset, "leak": net.leak, "layer_leak": net.layer_leak,
+                   "readout": net.readout, "init_membrane_fraction": net.init_membrane_fraction},
+        "layers": net.graph.describe().splitlines(), "snn": entries,
+        "workloads": workloads(net, results),
+    }
+    write_json(out / "convert.json", summary)
+    _plot(out / "accuracy_vs_T.png", summary)
+    return summary
