@@ -4,11 +4,13 @@ users run (snnTorch, Norse, sinabs, SpikingJelly) load it. See docs/conversion.m
 Folding keeps the maths exact: the threshold of every population and of the counts readout, and the value
 a spike carries, are folded into the weights and biases around it (threshold 1, spike value 1: one
 threshold per layer); average pooling is written as ``SumPool2d`` with ``1/k^2`` folded into the next
-weights. A factor that cannot be folded (a per-neuron value across a convolution or pooling window) stays
-as a ``Scale`` node, reported as lossy for readers without ``Scale``.
+weights (Norse and sinabs read only SumPool2d), or with ``pool="avg"`` as ``AvgPool2d`` (snnTorch and
+SpikingJelly read only AvgPool2d). A factor that cannot be folded (a per-neuron value across a
+convolution or pooling window) stays as a ``Scale`` node, reported as lossy for readers without ``Scale``.
 
-Nodes: Dense -> ``Affine``; Conv2d -> ``Conv2d`` (with ``input_shape``); AvgPool2d -> ``SumPool2d``;
-MaxPool2d -> ``SumPool2d`` read as an average (metadata ``pool = "max"``); Flatten -> ``Flatten``
+Nodes: Dense -> ``Affine``; Conv2d -> ``Conv2d`` (with ``input_shape``); AvgPool2d -> ``SumPool2d``
+(or ``AvgPool2d``); MaxPool2d -> the same, read as an average (metadata ``pool = "max"``); Flatten ->
+``Flatten``
 (``start_dim = 0``: NIR shapes have no batch axis); population -> ``IF(r = 1, v_threshold = 1,
 v_reset = 0)`` or, with a leak, ``LIF(tau = dt/leak, r = tau/dt, v_leak = 0)`` with dt = 1e-4 (snnTorch's
 convention); readout "counts" -> a final ``IF``; readout "membrane" -> the last layer feeds ``Output``
@@ -35,6 +37,7 @@ from conversion.ir import AvgPool2d, Conv2d, Dense, Flatten, MaxPool2d, ReLU, Sp
 from spiking_mcc.errors import ModelError
 
 FORMAT = "spiking-mcc/converted-v2"
+POOLS = ("sum", "avg")  # how average pooling is written: SumPool2d (1/k^2 folded) or AvgPool2d
 LIF_DT = 1e-4  # snnTorch's implied dt: LIF(tau = dt / (1 - beta), r = tau / dt)
 
 
@@ -145,7 +148,7 @@ class _Folder:
         self.weighted = None  # a spiking layer stops folding backwards
 
 
-def _fold(net: SpikingNetwork, lossy: list[str]) -> list[list]:
+def _fold(net: SpikingNetwork, lossy: list[str], pool: str) -> list[list]:
     graph = net.graph
     folder = _Folder(net)
     for name in graph.order:
@@ -159,9 +162,10 @@ def _fold(net: SpikingNetwork, lossy: list[str]) -> list[list]:
                              "(SumPool2d, metadata pool=max)")
             folder.entries.append(["pool", name, {"kernel": node.kernel, "stride": node.stride,
                                                   "padding": node.padding,
-                                                  "max": isinstance(node, MaxPool2d)}])
+                                                  "max": isinstance(node, MaxPool2d), "avg": pool == "avg"}])
             folder.since_weighted.append(("pool", in_shape))
-            folder.factor = folder.factor / float(np.prod(node.kernel))
+            if pool == "sum":
+                folder.factor = folder.factor / float(np.prod(node.kernel))
         elif isinstance(node, Flatten):
             folder.entries.append(["flatten", name, {"input_shape": in_shape}])
             folder.since_weighted.append(("flatten", in_shape))
@@ -193,13 +197,16 @@ def _neuron_node(nir, shape: tuple, leak: float, meta: dict):
     return nir.IF(ones.copy(), ones.copy(), zeros.copy(), metadata=meta)
 
 
-def to_nir(net: SpikingNetwork, exact: bool = False) -> NirExport:
+def to_nir(net: SpikingNetwork, exact: bool = False, pool: str = "sum") -> NirExport:
     """SpikingNetwork -> folded nir.NIRGraph and the list of what it does not state exactly.
 
     exact: refuse anything NIR cannot state (reset by subtraction, initial membrane, Poisson input, max
-    pooling) with a ModelError, so that the file is exactly the simulated network."""
+    pooling) with a ModelError, so that the file is exactly the simulated network. pool: "sum" writes
+    SumPool2d, "avg" AvgPool2d."""
     import nir
 
+    if pool not in POOLS:
+        raise ModelError(f"NIR pooling must be one of {POOLS}, got {pool!r}")
     lossy: list[str] = []
     if not _is_chain(net):
         raise ModelError("NIR export handles chains (one input, one predecessor per layer); this graph has "
@@ -213,7 +220,7 @@ def to_nir(net: SpikingNetwork, exact: bool = False) -> NirExport:
                      "membrane at 0; metadata init_membrane_fraction (read by spiking-mcc only)")
     if net.encoding == "poisson":
         lossy.append("Poisson input encoding: NIR states the analog input; metadata encoding=poisson")
-    entries = _fold(net, lossy)
+    entries = _fold(net, lossy, pool)
     if exact and lossy:
         raise ModelError("exact NIR export impossible: " + "; ".join(lossy) + " (convert with --reset zero "
                          "--init-membrane 0 --encoding analog and no max pooling)")
@@ -231,8 +238,9 @@ def to_nir(net: SpikingNetwork, exact: bool = False) -> NirExport:
             nodes[key] = nir.Conv2d(p["input_shape"], np.asarray(p["weight"], float), p["stride"],
                                     p["padding"], 1, 1, np.asarray(p["bias"], float))
         elif kind == "pool":
-            nodes[key] = nir.SumPool2d(np.array(p["kernel"]), np.array(p["stride"]), np.array(p["padding"]),
-                                       metadata={"pool": "max"} if p["max"] else {})
+            cls = nir.AvgPool2d if p["avg"] else nir.SumPool2d
+            nodes[key] = cls(np.array(p["kernel"]), np.array(p["stride"]), np.array(p["padding"]),
+                             metadata={"pool": "max"} if p["max"] else {})
         elif kind == "flatten":
             nodes[key] = nir.Flatten({"input": np.array(p["input_shape"])}, 0, -1)
         elif kind == "scale":
@@ -253,14 +261,15 @@ def to_nir(net: SpikingNetwork, exact: bool = False) -> NirExport:
     return NirExport(nir.NIRGraph(nodes, edges, metadata=metadata), lossy)
 
 
-def write_nir(net: SpikingNetwork, path: str | os.PathLike, exact: bool = False) -> list[str]:
+def write_nir(net: SpikingNetwork, path: str | os.PathLike, exact: bool = False,
+              pool: str = "sum") -> list[str]:
     """Write the folded network as a NIR HDF5 file through the project's atomic writer; returns the lossy
     items (see :func:`to_nir`)."""
     import nir
 
     from spiking_mcc.io import _atomic_write
 
-    export = to_nir(net, exact)
+    export = to_nir(net, exact, pool)
     buffer = io.BytesIO()
     nir.write(buffer, export.graph)
     _atomic_write(Path(path), lambda handle: handle.write(buffer.getvalue()))

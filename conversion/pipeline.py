@@ -152,11 +152,13 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
                          samples: int | None = None, percentile: float = thresholds.DEFAULT_PERCENTILE,
                          granularity: str = "channel", init_membrane_fraction: float = 0.5,
                          encoding: str = "analog", readout: str = "membrane", reset: str = "subtract",
-                         leak: float = 0.0, progress: bool = False, nir_exact: bool = False) -> dict:
+                         leak: float = 0.0, progress: bool = False, nir_exact: bool = False,
+                         nir_pool: str = "sum") -> dict:
     """Convert, simulate for every T, write convert.json / model.nir / accuracy_vs_T.png into out_dir.
 
     threshold: max | percentile | channel | distribution (fitted per T). nir_exact: model.nir must state
-    exactly the simulated network (docs/conversion.md, "NIR"). Returns the JSON summary."""
+    exactly the simulated network; nir_pool: average pooling as "sum"
+    (SumPool2d) or "avg" (AvgPool2d) (docs/conversion.md, "NIR"). Returns the JSON summary."""
     from spiking_mcc.io import ensure_dir, write_json
 
     steps = sorted({int(t) for t in timesteps})
@@ -193,7 +195,7 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
         "ann_accuracy": ann_accuracy,
         "snn": [snn_entry(r, y_test, ann_accuracy) for r in results],
         "workloads": workloads(nets[-1], results),
-        "nir": _export_nir(nets[-1], out / "model.nir", steps[-1], nir_exact),
+        "nir": _export_nir(nets[-1], out / "model.nir", steps[-1], nir_exact, nir_pool),
     }
     write_json(out / "convert.json", summary)
     _plot(out / "accuracy_vs_T.png", summary)
@@ -201,20 +203,20 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
 
 
 
-def _export_nir(net: SpikingNetwork, path: Path, timesteps: int, exact: bool) -> dict:
+def _export_nir(net: SpikingNetwork, path: Path, timesteps: int, exact: bool, pool: str) -> dict:
     """Write model.nir; the convert.json entry lists what NIR does not state (also printed by the CLI).
     A graph NIR cannot hold (branches) gives an entry with the reason instead of a file, unless exact."""
     from conversion.nir_export import write_nir
     from spiking_mcc.errors import ModelError
 
     try:
-        lossy = write_nir(net, path, exact=exact)
+        lossy = write_nir(net, path, exact=exact, pool=pool)
     except ModelError as exc:
         if exact:
             raise
         return {"file": None, "timesteps": timesteps, "mode": "default", "error": str(exc), "lossy": []}
     return {"file": path.name, "timesteps": timesteps, "mode": "exact" if exact else "default",
-            "lossy": lossy}
+            "pool": pool, "lossy": lossy}
 
 
 def evaluate_nir(path: str | os.PathLike, dataset, timesteps: list[int], out_dir: str | os.PathLike,

@@ -246,3 +246,63 @@ def test_cli_converts_a_nir_file(cli, weights, tmp_path):
     summary = json.loads((out / "convert.json").read_text())
     assert [e["timesteps"] for e in summary["snn"]] == [2, 4] and summary["neuron"]["reset"] == "subtract"
     assert summary["n_test"] == 20 and summary["ann_accuracy"] is None
+
+
+def test_avg_pool_mode_writes_avgpool2d_and_round_trips(digits, tmp_path):
+    graph, _ = train_reference("digits-cnn", seed=0)
+    net = convert(graph, digits.x_train, "distribution", timesteps=8, reset="zero")
+    write_nir(net, tmp_path / "m.nir", exact=True, pool="avg")
+    kinds = {type(n).__name__ for n in nir.read(tmp_path / "m.nir").nodes.values()}
+    assert "AvgPool2d" in kinds and "SumPool2d" not in kinds
+    back = read_nir_network(tmp_path / "m.nir").net
+    x = digits.x_test[:100]
+    ours, theirs = engine.simulate(net, x, 8)[0], engine.simulate(back, x, 8)[0]
+    for layer, counts in ours.spikes.items():
+        np.testing.assert_array_equal(theirs.spikes[layer], counts)
+
+
+def test_sinabs_style_input_type_with_a_time_axis(weights, tmp_path):
+    """sinabs writes Input (1, 64) before an Affine of 64 inputs: nir.read rejects it; the reader drops the
+    leading axis, reads without nir's type check and says so."""
+    w1, b1, w2, b2, x = weights
+    graph = _chain(nir.Affine(w1, b1), nir.IF(np.ones(12), np.ones(12), np.zeros(12)), nir.Affine(w2, b2))
+    graph.nodes["input"] = nir.Input({"input": np.array([1, 6])})
+    nir.write(tmp_path / "m.nir", graph)
+    with pytest.raises(ValueError, match="Type inference"):
+        nir.read(tmp_path / "m.nir")
+    imported = read_nir_network(tmp_path / "m.nir")
+    assert imported.net.graph.inputs["input"] == (6,)
+    assert any("type check" in c for c in imported.conventions)
+    assert any("(1, 6) read as (6,)" in c for c in imported.conventions)
+
+
+def test_convert_cli_reports_what_the_nir_file_cannot_state(cli, tmp_path, capsys):
+    from conversion.reference_models import save_reference
+
+    model, _ = save_reference(tmp_path / "mlp.npz", "digits-mlp", seed=0)
+    out = tmp_path / "out"
+    assert cli(["convert", str(model), "--timesteps", "4", "--samples", "50", "--threshold", "max",
+                "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    entry = json.loads((out / "convert.json").read_text())["nir"]
+    assert entry["mode"] == "default" and len(entry["lossy"]) == 2
+    assert printed.count("warning: model.nir:") == 2 and "subtraction" in printed
+    assert cli(["convert", str(model), "--timesteps", "4", "--samples", "50", "--threshold", "max",
+                "--nir-exact", "--out", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().out
+    summary = json.loads((out / "convert.json").read_text())
+    assert summary["nir"] == {"file": "model.nir", "timesteps": 4, "mode": "exact", "pool": "sum",
+                              "lossy": []}
+    assert summary["neuron"]["reset"] == "zero" and summary["neuron"]["init_membrane_fraction"] == 0.0
+
+
+def test_loihi_runs_an_imported_nir_graph(cli, digits, tmp_path):
+    """The imported Dense chain runs in Lava fixed point with spike counts equal to the engine."""
+    graph, _ = train_reference("digits-mlp", seed=0)
+    net = convert(graph, digits.x_train, "percentile", timesteps=4, reset="zero")
+    write_nir(net, tmp_path / "m.nir", exact=True)
+    out = tmp_path / "loihi"
+    assert cli(["loihi", str(tmp_path / "m.nir"), "--samples", "10", "--timesteps", "4",
+                "--out", str(out)]) == 0
+    report = json.loads((out / "loihi.json").read_text())
+    assert report["spike_counts_equal"] is True and report["samples"] == 10

@@ -20,6 +20,9 @@ or a weighted layer (readout "membrane": argmax of the summed output). Neuron co
   ``--reset subtract`` for their files. ``v_reset`` other than 0, ``v_leak`` other than 0 and per-neuron
   leaks are refused with the node's name.
 - initial membrane 0, except this project's ``init_membrane_fraction`` metadata.
+- the Input type: leading axes of size 1 beyond what the first layer takes are dropped (sinabs writes
+  the sample's time axis, e.g. (1, 64)); a file nir.read rejects for that type mismatch is read
+  without nir's type check, and the convention says so.
 """
 
 from __future__ import annotations
@@ -178,8 +181,7 @@ class _Reader:
 
         order = _chain(self.graph)
         nodes = self.graph.nodes
-        input_shape = tuple(int(d) for d in np.atleast_1d(nodes[order[0]].input_type["input"]))
-        shape = input_shape
+        input_shape = shape = self._input_shape
         body = order[1:-1]
         if not body:
             raise ModelError("NIR graph has no layers between Input and Output")
@@ -299,7 +301,7 @@ class _Reader:
                        f"readout {readout}", f"leak per layer {leaks}"]
         if self.dt_option is not None:
             conventions.append(f"dt {self.dt_option:g} (--dt)")
-        return NirNetwork(net, conventions)
+        return NirNetwork(net, self.conventions + conventions)
 
 
 def _compact(values: np.ndarray) -> np.ndarray:
@@ -320,9 +322,19 @@ def from_nir_graph(graph, dt: float | None = None, reset: str | None = None) -> 
         raise ParameterError(f"--dt must be finite and > 0, got {dt}")
     if reset is not None and reset not in RESETS:
         raise ParameterError(f"--reset must be one of {RESETS}, got {reset!r}")
+    import nir
+
     reader = _Reader(graph, dt, reset)
     order = _chain(graph)
-    reader._input_shape = tuple(int(d) for d in np.atleast_1d(graph.nodes[order[0]].input_type["input"]))
+    declared = tuple(int(d) for d in np.atleast_1d(graph.nodes[order[0]].input_type["input"]))
+    first = graph.nodes[order[1]]
+    rank = 1 if isinstance(first, (nir.Affine, nir.Linear)) else 3 if isinstance(first, nir.Conv2d) else None
+    shape = declared
+    while rank is not None and len(shape) > rank and shape[0] == 1:
+        shape = shape[1:]
+    if shape != declared:
+        reader.conventions.append(f"input type {declared} read as {shape} (leading axes of size 1 dropped)")
+    reader._input_shape = shape
     return reader.read()
 
 
@@ -334,8 +346,16 @@ def read_nir_network(path: str | os.PathLike, dt: float | None = None,
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: NIR file not found")
+    skipped = None
     try:
         graph = nir.read(path)
-    except (OSError, KeyError, ValueError) as exc:
+    except ValueError as exc:
+        if "Type inference error" not in str(exc):
+            raise ModelError(f"{path}: not a readable NIR file ({exc})") from None
+        skipped, graph = str(exc), nir.read(path, type_check=False)
+    except (OSError, KeyError) as exc:
         raise ModelError(f"{path}: not a readable NIR file ({exc})") from None
-    return from_nir_graph(graph, dt, reset)
+    network = from_nir_graph(graph, dt, reset)
+    if skipped:
+        network.conventions.append(f"read without nir's type check ({skipped})")
+    return network

@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nir-exact", action="store_true",
                         help="write model.nir exactly as NIR states it: simulate with reset to zero and "
                              "initial membrane 0 (default export: reset/initial membrane in metadata only)")
+    parser.add_argument("--nir-pool", default="sum", choices=("sum", "avg"),
+                        help="average pooling in model.nir as SumPool2d with 1/k^2 folded (Norse, sinabs; "
+                             "default) or AvgPool2d (snnTorch, SpikingJelly)")
     parser.add_argument("--leak", type=float, default=0.0, help="membrane leak per step, [0, 1) (default 0)")
     parser.add_argument("--samples", type=int, default=None, help="evaluate only the first N test samples")
     add_seed_argument(parser)
@@ -81,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         args.model, args.data, timesteps, args.threshold, args.out, seed=args.seed, samples=args.samples,
         percentile=args.percentile, granularity=args.granularity, init_membrane_fraction=args.init_membrane,
         encoding=args.encoding, readout=args.readout, reset=args.reset, leak=args.leak, progress=True,
-        nir_exact=args.nir_exact)
+        nir_exact=args.nir_exact, nir_pool=args.nir_pool)
     for note in summary["notes"]:
         print(f"note: {note}")
     nir_entry = summary["nir"]
