@@ -306,3 +306,20 @@ def test_loihi_runs_an_imported_nir_graph(cli, digits, tmp_path):
                 "--out", str(out)]) == 0
     report = json.loads((out / "loihi.json").read_text())
     assert report["spike_counts_equal"] is True and report["samples"] == 10
+
+
+def test_li_readout_leaks_even_when_every_layer_leaks_alike(weights):
+    w1, b1, w2, b2, x = weights
+    dt, tau = 1e-4, 4e-4  # leak 0.25 in the hidden LIF layer and in the LI readout
+    hidden = nir.LIF(np.full(12, tau), np.full(12, tau / dt), np.zeros(12), np.ones(12))
+    readout = nir.LI(np.full(4, tau), np.full(4, tau / dt), np.zeros(4))
+    graph = _chain(nir.Affine(w1, b1), hidden, nir.Affine(w2, b2), readout)
+    net = from_nir_graph(graph).net
+    assert net.leak == 0.25 and net.layer_leak == {"n2": 0.25}
+    v1, membrane = np.zeros((len(x), 12)), np.zeros((len(x), 4))
+    for _ in range(5):
+        v1 = 0.75 * v1 + x @ w1.T + b1
+        s = (v1 >= 1).astype(float)
+        v1 *= 1 - s
+        membrane = 0.75 * membrane + s @ w2.T + b2
+    np.testing.assert_allclose(_counts(net, x, 5).readout, membrane, rtol=1e-12, atol=1e-12)

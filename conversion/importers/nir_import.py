@@ -286,10 +286,14 @@ class _Reader:
         scale = {p: np.asarray(1.0) for p in pops}
         leaks = {rename[p]: v for p, v in self.leak.items()}
         out = graph.outputs[0]
-        leaks[out] = out_leak
+        if readout == "counts":  # the output neurons leak like a population
+            leaks[out] = out_leak
         uniform = set(leaks.values())
         leak = uniform.pop() if len(uniform) == 1 else 0.0
-        layer_leak = {} if len(set(leaks.values())) == 1 else {k: v for k, v in leaks.items() if v}
+        layer_leak = {} if len(set(leaks.values())) <= 1 else {k: v for k, v in leaks.items() if v}
+        if readout == "membrane" and out_leak:  # the engine's membrane readout leaks only when told
+            layer_leak[out] = out_leak
+        leaks[out] = out_leak
         meta = self.meta
         net = SpikingNetwork(graph, v_th, scale, reset=reset, leak=leak,
                              init_membrane_fraction=float(meta.get("init_membrane_fraction", 0.0)),

@@ -39,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
         from conversion.importers.nir_import import read_nir_network
 
         model = read_nir_network(model, dt=args.dt, reset=args.reset).net
+        if model.layer_leak:
+            from spiking_mcc.errors import ParameterError
+
+            raise ParameterError(f"{args.model}: per-layer leaks {model.layer_leak}; Lava runs one leak per "
+                                 "network (use spiking-mcc convert for this graph)")
     elif args.dt is not None or args.reset is not None:
         from spiking_mcc.errors import ParameterError
 
