@@ -246,6 +246,7 @@ def test_cli_converts_a_nir_file(cli, weights, tmp_path):
     summary = json.loads((out / "convert.json").read_text())
     assert [e["timesteps"] for e in summary["snn"]] == [2, 4] and summary["neuron"]["reset"] == "subtract"
     assert summary["n_test"] == 20 and summary["ann_accuracy"] is None
+    assert cli(["convert", str(tmp_path / "m.nir"), "--leak", "0.1", "--out", str(out)]) == 2  # not as given
 
 
 def test_avg_pool_mode_writes_avgpool2d_and_round_trips(digits, tmp_path):

@@ -102,9 +102,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+# options of an ANN conversion, with their defaults: a .nir graph is simulated as given
+ANN_ONLY = {"threshold": "distribution", "init_membrane": 0.5, "encoding": "analog", "readout": "membrane",
+            "leak": 0.0, "nir_exact": False, "nir_pool": "sum"}
+
+
 def run_nir(args: argparse.Namespace, timesteps: list[int]) -> int:
     """A .nir graph simulated as given (its thresholds are not re-fitted)."""
     from conversion.pipeline import evaluate_nir
+
+    given = [f"--{k.replace('_', '-')}" for k, default in ANN_ONLY.items() if getattr(args, k) != default]
+    if given:
+        raise ParameterError(f"{', '.join(given)}: not applicable to a .nir graph, which is simulated as "
+                             "given (its neurons, thresholds and readout come from the file)")
 
     summary = evaluate_nir(args.model, args.data, timesteps, args.out, seed=args.seed, samples=args.samples,
                            dt=args.dt, reset=args.reset, progress=True)
