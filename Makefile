@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OUT ?= results
 
-.PHONY: venv demo test quick lint bench notebooks clean
+.PHONY: venv demo test quick lint bench notebooks clean interop
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -18,6 +18,11 @@ test: venv  ## lint + the whole test suite (what .ci/run calls)
 	$(VENV)/bin/ruff check spiking_mcc conversion loihi_targets tests benchmarks
 	$(PY) -m pytest
 
+interop: venv  ## NIR with snnTorch, Norse, sinabs, SpikingJelly in a Python 3.11 env (docs/conversion.md, NIR)
+	@bash scripts/interop_env.sh
+	$(PY) scripts/interop_project.py export build/interop
+	.venv-interop/bin/python -m pytest -c tests_interop/pytest.ini -q -rA tests_interop
+
 bench: venv
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
@@ -25,4 +30,4 @@ notebooks: venv
 	$(PY) -m pytest tests/test_notebooks.py
 
 clean:
-	rm -rf $(VENV) results results-quick .pytest_cache
+	rm -rf $(VENV) .venv-interop build/interop results results-quick .pytest_cache

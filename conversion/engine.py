@@ -59,9 +59,10 @@ def poisson_spikes(rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (rng.random(rate.shape) < np.clip(rate, 0.0, 1.0)).astype(np.float64)
 
 
-def accumulate_readout(total: np.ndarray, output_value: np.ndarray) -> np.ndarray:
-    """Readout membrane: the running sum of the output layer's input current."""
-    return total + output_value
+def accumulate_readout(total: np.ndarray, output_value: np.ndarray, leak: float = 0.0) -> np.ndarray:
+    """Readout membrane: the running sum of the output layer's input current (leaky when `leak` > 0:
+    a non-spiking leaky integrator, NIR's LI read out by membrane)."""
+    return (1.0 - leak) * total + output_value if leak else total + output_value
 
 
 def predict_from_readout(membrane: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
@@ -198,6 +199,9 @@ def _validate(net: SpikingNetwork, timesteps, mode: str, maxpool: str) -> list[i
         raise ParameterError(f"mode must be one of {MODES}, got {mode!r}")
     if maxpool not in MAXPOOL_MODES:
         raise ParameterError(f"maxpool must be one of {MAXPOOL_MODES}, got {maxpool!r}")
+    if mode == "fixed" and net.layer_leak:
+        raise ParameterError(f"mode 'fixed' has one leak per network; per-layer leaks {net.layer_leak} need "
+                             "mode 'float'")
     if any(isinstance(n, BatchNorm) for n in net.graph.nodes.values()):
         warnings.warn("graph has unfolded BatchNorm nodes; run as per-step affine maps", stacklevel=3)
     return steps
@@ -239,7 +243,8 @@ def _run_batch(net: SpikingNetwork, x: np.ndarray, steps: list[int], rng: np.ran
                 values[name] = cache[name]
             elif isinstance(node, ReLU):
                 membrane[name], spikes = if_step(membrane[name], values[graph.predecessors(name)[0]],
-                                                 net.v_th[name], net.leak, net.reset)
+                                                 net.v_th[name], net.layer_leak.get(name, net.leak),
+                                                 net.reset)
                 counts[name] += spikes
                 values[name] = spikes * net.output_scale[name]
             elif name in gates:
@@ -253,9 +258,11 @@ def _run_batch(net: SpikingNetwork, x: np.ndarray, steps: list[int], rng: np.ran
                 values[name] = ops.apply_linear(graph, name, values)
                 if name in constant:
                     cache[name] = values[name]
-        readout = accumulate_readout(readout, values[output])
+        readout = accumulate_readout(readout, values[output], net.layer_leak.get(output, 0.0)
+                                     if out_counts is None else 0.0)
         if out_counts is not None:
-            out_v, out_spikes = if_step(out_v, values[output], net.output_v_th, net.leak, net.reset)
+            out_v, out_spikes = if_step(out_v, values[output], net.output_v_th,
+                                        net.layer_leak.get(output, net.leak), net.reset)
             out_counts += out_spikes
         if t in steps:
             ann = ann if ann is not None else ops.forward(graph, x)

@@ -483,6 +483,7 @@ class SpikingNetwork:
     input_scale: float = 1.0
     output_v_th: float = 1.0
     threshold_method: str = "max"
+    layer_leak: dict[str, float] = field(default_factory=dict)  # per population / output: overrides leak
 
     def __post_init__(self):
         pops = self.graph.populations()
@@ -509,6 +510,11 @@ class SpikingNetwork:
             raise ModelError(f"readout must be one of {READOUTS}, got {self.readout!r}")
         if not 0.0 <= self.leak < 1.0:
             raise ModelError(f"leak must be in [0, 1), got {self.leak}")
+        for name, value in self.layer_leak.items():
+            if name not in pops and name not in self.graph.outputs:
+                raise ModelError(f"layer_leak names '{name}', which is neither a population nor the output")
+            if not 0.0 <= value < 1.0:
+                raise ModelError(f"layer '{name}': leak must be in [0, 1), got {value}")
         if not 0.0 <= self.init_membrane_fraction < 1.0:
             raise ModelError(f"init_membrane_fraction must be in [0, 1), got {self.init_membrane_fraction}")
         for key in ("input_scale", "output_v_th"):

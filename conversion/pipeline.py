@@ -178,7 +178,8 @@ def _plot(path: Path, summary: dict) -> None:
     fig, (ax_acc, ax_err) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     accuracy = [100 * e["accuracy"] for e in summary["snn"]]
     ax_acc.plot(steps, accuracy, "o-", label=f"SNN ({summary['threshold']})")
-    ax_acc.axhline(100 * summary["ann_accuracy"], color="k", ls="--", label="ANN")
+    if summary["ann_accuracy"] is not None:
+        ax_acc.axhline(100 * summary["ann_accuracy"], color="k", ls="--", label="ANN")
     ax_acc.set_ylabel("test accuracy (%)")
     ax_acc.set_title(f"{summary['model']} on {summary['data']}")
     ax_acc.legend()
@@ -202,14 +203,14 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
                          init_membrane_fraction: float = defaults.INIT_MEMBRANE_FRACTION,
                          encoding: str = defaults.ENCODING, readout: str = defaults.READOUT,
                          reset: str = defaults.RESET, leak: float = defaults.LEAK,
-                         progress: bool = False) -> dict:
+                         progress: bool = False, nir_exact: bool = False, nir_pool: str = "sum") -> dict:
     """Convert, simulate for every T and return the summary; with `out_dir`, also write convert.json /
     model.nir / accuracy_vs_T.png there. Defaults: conversion.defaults (the `convert` CLI's).
 
-    threshold: max | percentile | channel | distribution (fitted per T). Returns the JSON summary; writes
-    nothing when out_dir is None."""
+    threshold: max | percentile | channel | distribution (fitted per T). nir_exact: model.nir must state
+    exactly the simulated network; nir_pool: average pooling as "sum" (SumPool2d) or "avg" (AvgPool2d)
+    (docs/conversion.md, "NIR"). Returns the JSON summary; writes nothing when out_dir is None."""
     check_seed(seed)
-    from conversion.nir_export import write_nir
     from spiking_mcc.io import ensure_dir, write_json
 
     steps = sorted(check_timesteps(timesteps))
@@ -231,6 +232,7 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
     ann_accuracy = float(np.mean(checked_predict(graph, x_test, f"{data.name} test data") == y_test))
     checked_predict(graph, data.x_calib, f"{data.name} calibration data")  # thresholds come from these
 
+    out = ensure_dir(out_dir) if out_dir is not None else None
     neuron = dict(init_membrane_fraction=init_membrane_fraction, encoding=encoding, readout=readout,
                   reset=reset, leak=leak)
     fitted_per_t = threshold == "distribution"
@@ -250,12 +252,66 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
         "ann_accuracy": ann_accuracy,
         "snn": [snn_entry(r, y_test, ann_accuracy) for r in results],
         "workloads": workloads(nets[-1], results),
-        "nir": {"file": "model.nir", "timesteps": steps[-1]},
+        "nir": _export_nir(nets[-1], None if out is None else out / "model.nir", steps[-1], nir_exact,
+                           nir_pool),
     }
-    if out_dir is not None:
-        out = ensure_dir(out_dir)
-        write_nir(nets[-1], out / "model.nir")
+    if out is not None:
         write_json(out / "convert.json", summary)
         _plot(out / "accuracy_vs_T.png", summary)
     return summary
 
+
+
+def _export_nir(net: SpikingNetwork, path: Path | None, timesteps: int, exact: bool, pool: str) -> dict:
+    """Write model.nir (path None: only describe it); the convert.json entry lists what NIR does not state
+    (also printed by the CLI). A graph NIR cannot hold (branches) gives an entry with the reason instead of
+    a file, unless exact."""
+    from conversion.nir_export import to_nir, write_nir
+    from spiking_mcc.errors import ModelError
+
+    try:
+        if path is None:
+            lossy = to_nir(net, exact, pool).lossy
+        else:
+            lossy = write_nir(net, path, exact=exact, pool=pool)
+    except ModelError as exc:
+        if exact:
+            raise
+        return {"file": None, "timesteps": timesteps, "mode": "default", "error": str(exc), "lossy": []}
+    return {"file": None if path is None else path.name, "timesteps": timesteps,
+            "mode": "exact" if exact else "default",
+            "pool": pool, "lossy": lossy}
+
+
+def evaluate_nir(path: str | os.PathLike, dataset, timesteps: list[int], out_dir: str | os.PathLike,
+                 seed: int = 0, *, samples: int | None = None, dt: float | None = None,
+                 reset: str | None = None, progress: bool = False) -> dict:
+    """Simulate a NIR graph as given (no threshold fitting) for every T; write convert.json and
+    accuracy_vs_T.png into out_dir. Returns the JSON summary."""
+    from conversion.importers.nir_import import read_nir_network
+    from spiking_mcc.io import ensure_dir, write_json
+
+    steps = sorted({int(t) for t in timesteps})
+    if not steps or steps[0] < 1:
+        raise ParameterError(f"timesteps must be integers >= 1, got {timesteps}")
+    if samples is not None and samples < 1:
+        raise ParameterError(f"--samples must be >= 1, got {samples}")
+    imported = read_nir_network(path, dt=dt, reset=reset)
+    net = imported.net
+    data = load_evaluation_data(dataset, seed)
+    x_test, y_test = data.x_test[:samples], data.y_test[:samples]
+    ops.check_input(net.graph, x_test[:1], f"{data.name} test data")
+    out = ensure_dir(out_dir)
+    results = engine.simulate(net, x_test, steps, seed=seed, progress=progress)
+    entries = [dict(snn_entry(r, y_test, 0.0), accuracy_loss_points=None) for r in results]
+    summary = {
+        "model": Path(path).name, "data": data.name, "threshold": "as given (NIR)", "seed": seed,
+        "n_test": int(len(y_test)), "ann_accuracy": None, "nir_conventions": imported.conventions,
+        "neuron": {"reset": net.reset, "leak": net.leak, "layer_leak": net.layer_leak,
+                   "readout": net.readout, "init_membrane_fraction": net.init_membrane_fraction},
+        "layers": net.graph.describe().splitlines(), "snn": entries,
+        "workloads": workloads(net, results),
+    }
+    write_json(out / "convert.json", summary)
+    _plot(out / "accuracy_vs_T.png", summary)
+    return summary

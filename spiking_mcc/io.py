@@ -127,7 +127,6 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     return path
 
 
-_atomic_write = atomic_write  # the name an earlier caller (spiking_mcc.data.loaders) imports
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

@@ -152,40 +152,6 @@ def test_brian2_agrees_with_numpy_engine(model, request, digits):
     np.testing.assert_allclose(theirs.readout, ours.readout, atol=1e-9)
 
 
-def test_nir_round_trip_gives_back_the_graph(cnn, digits, tmp_path):
-    import nir
-
-    from conversion.nir_export import read_nir, write_nir
-
-    graph, _ = cnn
-    net = convert(graph, digits.x_train, "distribution", timesteps=4, **PIPELINE_NEURON)
-    write_nir(net, tmp_path / "m.nir")
-    raw = nir.read(tmp_path / "m.nir")
-    assert raw.metadata["reset"] == "subtract"
-    assert {type(n).__name__ for n in raw.nodes.values()} >= {
-        "IF",
-        "Conv2d",
-        "Affine",
-        "AvgPool2d",
-        "Flatten",
-    }
-    back = read_nir(tmp_path / "m.nir")
-    assert back.graph.describe() == graph.describe() and back.graph.edges == graph.edges
-    for name, node in graph.nodes.items():
-        for attr in ("weight", "bias"):
-            if hasattr(node, attr):
-                np.testing.assert_array_equal(getattr(back.graph.nodes[name], attr), getattr(node, attr))
-    for p in graph.populations():
-        np.testing.assert_allclose(
-            np.broadcast_to(back.v_th[p], graph.shapes[p]), np.broadcast_to(net.v_th[p], graph.shapes[p])
-        )
-    assert (back.reset, back.init_membrane_fraction) == (net.reset, net.init_membrane_fraction)
-    x = digits.x_test[:30]
-    np.testing.assert_array_equal(
-        engine.simulate(back, x, 4)[0].predictions, engine.simulate(net, x, 4)[0].predictions
-    )
-
-
 def test_counts_readout_and_poisson_encoding_run(mlp, digits):
     graph, ann_accuracy = mlp
     net = convert(graph, digits.x_train, "percentile", readout="counts", encoding="poisson")

@@ -1,4 +1,5 @@
-"""Model importers: the project's own .npz files, ONNX files, PyTorch nn.Sequential (when torch exists)."""
+"""Model importers: the project's own .npz files, ONNX files, PyTorch nn.Sequential (when torch exists);
+NIR graphs (.nir, already spiking) through :mod:`conversion.importers.nir_import`."""
 
 from __future__ import annotations
 
@@ -23,4 +24,7 @@ def load_model(path: str | os.PathLike) -> Graph:
         from conversion.importers.onnx_import import read_onnx_model
 
         return read_onnx_model(path)
-    raise ModelError(f"{path}: unknown model format '{suffix}'; expected .npz or .onnx")
+    if suffix == ".nir":
+        raise ModelError(f"{path}: a .nir file is a spiking network, not an ANN to convert; read it with "
+                         "conversion.importers.nir_import.read_nir_network (the CLI does this)")
+    raise ModelError(f"{path}: unknown model format '{suffix}'; expected .npz, .onnx or .nir")

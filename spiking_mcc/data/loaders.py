@@ -165,7 +165,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     """Write an array as an IDX file (gzip-compressed when the name ends in .gz), atomically."""
-    from spiking_mcc.io import _atomic_write
+    from spiking_mcc.io import atomic_write
 
     array = np.asarray(array)
     native = array.dtype.newbyteorder("=")
@@ -176,7 +176,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
                + array.astype(IDX_DTYPES[code]).tobytes())
     if str(path).endswith(".gz"):
         payload = gzip.compress(payload, mtime=0)
-    return _atomic_write(Path(path), lambda h: h.write(payload))
+    return atomic_write(Path(path), lambda h: h.write(payload))
 
 
 def _idx_images_labels(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
