@@ -303,9 +303,7 @@ def simulate(net: SpikingNetwork, x: np.ndarray, timesteps: int | list[int], see
     check_seed(seed)
     steps = _validate(net, timesteps, mode, maxpool)
     if mode == "fixed":
-        from conversion import fixed_point
-
-        return fixed_point.simulate(net, x, steps, seed=seed, batch_size=batch_size)
+        return _simulate_fixed(net, x, steps, batch_size=batch_size)
     graph = net.graph
     if maxpool == "avg" and any(isinstance(n, MaxPool2d) for n in graph.nodes.values()):
         warnings.warn("max pooling replaced by average pooling in the spiking network", stacklevel=2)
@@ -344,3 +342,41 @@ def _merge(net: SpikingNetwork, parts: list[dict], n_samples: int, fanouts: dict
                             np.concatenate([p["readout"] for p in parts]), cat("spikes"), cat("events"),
                             rates, errors, analog_macs)
 
+
+def _simulate_fixed(snn: SpikingNetwork, x: np.ndarray, steps: list[int], batch_size: int = 512) -> list:
+    """``simulate(mode="fixed")``: quantise the converted Dense chain for max(steps) and run it
+    bit-exactly as Lava would (:mod:`conversion.fixed_point`); one SimulationResult per T.
+
+    Only analog-encoded Dense(+ReLU) chains have a Loihi form; others raise ModelError. The fixed-point
+    path is deterministic (no seed)."""
+    from conversion.fixed_point import (
+        float_network,
+        quantize_network,
+        readout_to_real,
+        simulate_fixed_steps,
+    )
+
+    graph = snn.graph
+    x = ops.check_input(graph, x).reshape(len(x), -1)
+    fixed = quantize_network(float_network(snn), max(steps), input_max=float(snn.input_scale),
+                             input_min=min(0.0, float(x.min(initial=0.0))))
+    results = simulate_fixed_steps(fixed, x, steps, batch_size=batch_size)
+    names = [layer.name for layer in fixed.layers]
+    chain = snn.dense_chain()
+    fanouts = fanout_maps(graph)
+    ann = ops.forward(graph, x)
+    out = []
+    for t, res in zip(sorted(set(steps)), results):
+        spikes = {names[i]: c.sum(axis=1).astype(np.float64) for i, c in enumerate(res.spike_counts)}
+        events, rates, errors = {}, {}, {}
+        for i, ((dense, _), counts) in enumerate(zip(chain[1:], res.spike_counts)):
+            events[dense.name] = counts @ np.asarray(fanouts[dense.name][names[i]], float).ravel()
+        for i, counts in enumerate(res.spike_counts[:len(chain) - 1]):
+            pop = names[i]
+            rates[pop] = float(counts.sum() / counts.size / t)
+            estimate = counts / t * np.broadcast_to(snn.output_scale[pop], counts.shape[1:])
+            denom = float(np.sum(ann[pop] ** 2))
+            errors[pop] = float(np.sqrt(np.sum((ann[pop] - estimate) ** 2) / denom)) if denom > 0 else 0.0
+        out.append(SimulationResult(t, res.predictions, readout_to_real(fixed, res.output), spikes, events,
+                                    rates, errors, {chain[0][0].name: dense_macs(graph, chain[0][0].name)}))
+    return out

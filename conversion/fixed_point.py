@@ -605,38 +605,3 @@ def readout_to_real(net: FixedPointNetwork, output: np.ndarray) -> np.ndarray:
     if net.readout == "counts":
         return output.astype(np.float64)
     return output / (net.layers[-1].scale * 2 ** ACT_SHIFT)
-
-
-def simulate(snn, x: np.ndarray, steps: list[int], seed: int = 0, batch_size: int = 512) -> list:
-    """``conversion.engine.simulate(mode="fixed")``: quantise the converted Dense chain for max(steps)
-    and run it bit-exactly as Lava would; returns one ``conversion.engine.SimulationResult`` per T.
-
-    Only analog-encoded Dense(+ReLU) chains have a Loihi form; others raise ModelError. `seed` is
-    unused (the fixed-point path is deterministic)."""
-    from conversion import ops
-    from conversion.engine import SimulationResult, dense_macs, fanout_maps
-
-    graph = snn.graph
-    x = ops.check_input(graph, x).reshape(len(x), -1)
-    fixed = quantize_network(float_network(snn), max(steps), input_max=float(snn.input_scale),
-                             input_min=min(0.0, float(x.min(initial=0.0))))
-    results = simulate_fixed_steps(fixed, x, steps, batch_size=batch_size)
-    names = [layer.name for layer in fixed.layers]
-    chain = snn.dense_chain()
-    fanouts = fanout_maps(graph)
-    ann = ops.forward(graph, x)
-    out = []
-    for t, res in zip(sorted(set(steps)), results):
-        spikes = {names[i]: c.sum(axis=1).astype(np.float64) for i, c in enumerate(res.spike_counts)}
-        events, rates, errors = {}, {}, {}
-        for i, ((dense, _), counts) in enumerate(zip(chain[1:], res.spike_counts)):
-            events[dense.name] = counts @ np.asarray(fanouts[dense.name][names[i]], float).ravel()
-        for i, counts in enumerate(res.spike_counts[:len(chain) - 1]):
-            pop = names[i]
-            rates[pop] = float(counts.sum() / counts.size / t)
-            estimate = counts / t * np.broadcast_to(snn.output_scale[pop], counts.shape[1:])
-            denom = float(np.sum(ann[pop] ** 2))
-            errors[pop] = float(np.sqrt(np.sum((ann[pop] - estimate) ** 2) / denom)) if denom > 0 else 0.0
-        out.append(SimulationResult(t, res.predictions, readout_to_real(fixed, res.output), spikes, events,
-                                    rates, errors, {chain[0][0].name: dense_macs(graph, chain[0][0].name)}))
-    return out

@@ -848,3 +848,8 @@ def layers_from_graph(graph, weight_bits: int = 8) -> list[LayerSpec]:
     if not layers:
         raise ModelError("layers_from_graph: the graph has no Dense or TwoPoint layer")
     return layers
+
+
+def map_cores(specs: list, spikes) -> dict:
+    """Greedy core mapping of LayerSpecs with measured spikes per neuron (list or dict per layer)."""
+    return map_network(specs, spikes_per_neuron=spikes, method="greedy").summary()

@@ -72,7 +72,8 @@ def run_loihi_mcc(model_path: str | os.PathLike, dataset, samples: int, timestep
     """Run `samples` test samples of `dataset` ("avdigits" or AV arrays) through the MCC file in Lava
     (`mode` "fixed" or "float") and the batched engine; write ``out_dir/loihi.json`` and return it.
     Everything is validated (law, Loihi limits, inputs) before Lava starts."""
-    from loihi_targets.pipeline import map_cores, plot_report
+    from loihi_targets.figures import plot_report
+    from loihi_targets.mapper import map_cores
     from loihi_targets.runner import run_lava_mcc
     from spiking_mcc.io import ensure_dir, write_json
 

@@ -23,6 +23,8 @@ from conversion.fixed_point import (
 )
 from conversion.ir import Graph, SpikingNetwork
 from loihi_targets.energy import MAPPING_NUMBERS
+from loihi_targets.figures import plot_report
+from loihi_targets.mapper import map_cores
 from spiking_mcc.errors import DataError, ModelError, ParameterError
 from spiking_mcc.limits import check_seed
 
@@ -110,13 +112,6 @@ def _workload(name: str, weights: list[np.ndarray], names: list[str], neuron_cou
                      "analog_input": i == 0})
     return {"name": name, "model": "snn", "kind": "snn", "timesteps": int(timesteps), "layers": rows,
             "source": f"Lava {mode} spike counts"}
-
-
-def map_cores(specs: list, spikes) -> dict:
-    """Greedy core mapping of LayerSpecs with measured spikes per neuron (list or dict per layer)."""
-    from loihi_targets.mapper import map_network
-
-    return map_network(specs, spikes_per_neuron=spikes, method="greedy").summary()
 
 
 def _map_chain(weights: list[np.ndarray], names: list[str], neuron_spikes: list[np.ndarray]) -> dict:
@@ -233,25 +228,3 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str,
         write_json(Path(out) / "loihi.json", report)
         plot_report(report, Path(out) / "loihi_counts.png")
     return report
-
-
-def plot_report(report: dict, path: Path) -> None:
-    """Bar chart: spikes per sample per layer, Lava vs batched engine, with both accuracies."""
-    import matplotlib.pyplot as plt
-
-    import spiking_mcc.plotting  # noqa: F401  (headless backend)
-    from spiking_mcc.io import save_figure
-
-    rows = report["per_layer"]
-    fig, ax = plt.subplots(figsize=(5, 3))
-    pos = np.arange(len(rows))
-    ax.bar(pos - 0.2, [r["spikes_per_sample_lava"] for r in rows], 0.4, label="Lava")
-    ax.bar(pos + 0.2, [r["spikes_per_sample_engine"] for r in rows], 0.4, label="batched engine")
-    ax.set_xticks(pos)
-    ax.set_xticklabels([r["layer"] for r in rows])
-    ax.set_ylabel("spikes per sample")
-    ax.set_title(f"Lava {report['mode']}: accuracy {report['accuracy_lava']:.3f} (engine "
-                 f"{report['accuracy_engine']:.3f}), counts equal: {report['spike_counts_equal']}",
-                 fontsize=8)
-    ax.legend(fontsize=8)
-    save_figure(fig, path)

@@ -5,18 +5,18 @@ spiking_mcc.outdir for what it may replace inside a command's --out folder."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from spiking_mcc.atomic import TEMP_SUFFIX, is_temp_name, replace_atomically  # noqa: F401 (re-exported)
 from spiking_mcc.errors import DataError
+from spiking_mcc.outdir import check_out_path, folder_for
 
 
 def ensure_dir(path: str | os.PathLike) -> Path:
@@ -25,8 +25,6 @@ def ensure_dir(path: str | os.PathLike) -> Path:
     Inside the output folder a command holds (spiking_mcc.outdir), sub-folders are created only as real
     folders, never through a symbolic link. A path that is empty or lies below a regular file is a
     ParameterError naming it."""
-    from spiking_mcc.outdir import check_out_path, folder_for
-
     out = check_out_path(path)
     folder = folder_for(out)
     if folder is not None:
@@ -55,67 +53,12 @@ def _to_jsonable(value: Any) -> Any:
     return value
 
 
-# Every temp file this tool writes ends with this tag, so the next command holding the folder's lock can
-# remove exactly its own leftovers (spiking_mcc.outdir) and never a user's `.x.tmp`.
-TEMP_SUFFIX = ".spiking-mcc.tmp"
-
-
-def is_temp_name(name: str) -> bool:
-    """True for a temp file name made by replace_atomically (`.NAME.XXXXXXXX.spiking-mcc.tmp`)."""
-    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
-
-
-def replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> os.stat_result:
-    """Write a file under a unique temp name in the same folder, fsync it, rename it over `path`.
-
-    The one write mechanism (no other code renames temp files). The temp file is created with mode
-    0o666 and O_EXCL, so the kernel applies the umask as for any new file: the process-wide umask is
-    neither read nor changed. On any error or interrupt the temp file is removed and `path` keeps its
-    previous content. Returns the new file's stat (the proof spiking_mcc.outdir records)."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-    tmp, created = None, False
-    try:
-        while not created:
-            tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
-            try:
-                fd = os.open(tmp, flags, 0o666)
-                created = True
-            except FileExistsError:
-                continue
-        with os.fdopen(fd, "w+b") as handle:  # readable too: HDF5 (NIR) seeks and reads back
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        stat = os.lstat(tmp)  # after close: the attributes a later lstat of `path` sees (a rename keeps them)
-        os.replace(tmp, path)
-        created = False
-    except BaseException:
-        if created:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        raise
-    _fsync_folder(path.parent)
-    return stat
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable (best effort: some file systems cannot fsync a folder)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
     """Write `path` atomically through `write(handle)`: every file the tool writes goes through here.
 
     Inside an output folder a command holds (spiking_mcc.outdir.output_folder), an existing file is
     replaced only if the folder's manifest proves this tool wrote it, and the new file is recorded
     there; anywhere else the caller's path is written as asked."""
-    from spiking_mcc.outdir import folder_for
-
     path = Path(path)
     folder = folder_for(path)
     if folder is None:
@@ -125,8 +68,6 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         folder.prepare_write(path)
         folder.record(path, replace_atomically(path, write))
     return path
-
-
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

@@ -15,7 +15,7 @@ command an OutputFolder:
   manifest of a folder above or below (`run --out R`, then `convert --out R/convert_mcc`) proves too.
 - Paths are checked component by component with lstat: nothing is written or removed through a
   symbolic link, and nothing outside the folder.
-- Temp files of the atomic writer carry a tool-specific tag (spiking_mcc.io.TEMP_SUFFIX). A command
+- Temp files of the atomic writer carry a tool-specific tag (spiking_mcc.atomic.TEMP_SUFFIX). A command
   killed by SIGKILL can leave one; the next command holding the lock removes exactly those, one folder
   at a time (never recursively), in the folders the manifest says the tool wrote into.
 
@@ -36,8 +36,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from spiking_mcc.atomic import is_temp_name, replace_atomically
 from spiking_mcc.errors import OutputFolderError, ParameterError
-from spiking_mcc.io import is_temp_name, replace_atomically
 
 LOCK_NAME = ".spiking-mcc.lock"
 MANIFEST_NAME = ".spiking-mcc.manifest"  # JSON, but not `*.json`: globs for result files skip it

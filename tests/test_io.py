@@ -112,7 +112,8 @@ def test_nir_and_onnx_writers_do_not_collide_and_leave_no_temp(tmp_path, kind):
         net = convert(graph, np.random.default_rng(1).random((50, 6)), "max", timesteps=4)
 
         def write(_):
-            return write_nir(net, tmp_path / "model.nir")
+            write_nir(net, tmp_path / "model.nir")
+            return tmp_path / "model.nir"
 
         def check(path):
             assert read_nir(path).v_th.keys() == net.v_th.keys()

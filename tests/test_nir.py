@@ -18,7 +18,7 @@ from spiking_mcc.errors import ModelError
 
 NEURON_MODES = [
     dict(init_membrane_fraction=0.5),  # the convert command's default: reset by subtraction
-    dict(reset="zero"),
+    dict(reset="zero", init_membrane_fraction=0.0),  # what NIR states exactly
     dict(readout="counts", leak=0.05, init_membrane_fraction=0.5),
 ]
 
@@ -68,7 +68,8 @@ def test_exact_mode_states_the_simulated_network(model, digits):
     lossy_net = convert(model, digits.x_train, "percentile", timesteps=8, init_membrane_fraction=0.5)
     with pytest.raises(ModelError, match="exact NIR export impossible.*subtraction"):
         to_nir(lossy_net, exact=True)
-    net = convert(model, digits.x_train, "percentile", timesteps=8, reset="zero")
+    net = convert(model, digits.x_train, "percentile", timesteps=8, reset="zero",
+                  init_membrane_fraction=0.0)
     export = to_nir(net, exact=True)
     assert export.lossy == [] and export.graph.metadata["lossy"] == "none"
     # read as any other library would: no metadata, reset from v_reset; same spikes
@@ -251,7 +252,8 @@ def test_cli_converts_a_nir_file(cli, weights, tmp_path):
 
 def test_avg_pool_mode_writes_avgpool2d_and_round_trips(digits, tmp_path):
     graph, _ = train_reference("digits-cnn", seed=0)
-    net = convert(graph, digits.x_train, "distribution", timesteps=8, reset="zero")
+    net = convert(graph, digits.x_train, "distribution", timesteps=8, reset="zero",
+                  init_membrane_fraction=0.0)
     write_nir(net, tmp_path / "m.nir", exact=True, pool="avg")
     kinds = {type(n).__name__ for n in nir.read(tmp_path / "m.nir").nodes.values()}
     assert "AvgPool2d" in kinds and "SumPool2d" not in kinds
@@ -300,7 +302,8 @@ def test_convert_cli_reports_what_the_nir_file_cannot_state(cli, tmp_path, capsy
 def test_loihi_runs_an_imported_nir_graph(cli, digits, tmp_path):
     """The imported Dense chain runs in Lava fixed point with spike counts equal to the engine."""
     graph, _ = train_reference("digits-mlp", seed=0)
-    net = convert(graph, digits.x_train, "percentile", timesteps=4, reset="zero")
+    net = convert(graph, digits.x_train, "percentile", timesteps=4, reset="zero",
+                  init_membrane_fraction=0.0)
     write_nir(net, tmp_path / "m.nir", exact=True)
     out = tmp_path / "loihi"
     assert cli(["loihi", str(tmp_path / "m.nir"), "--samples", "10", "--timesteps", "4",

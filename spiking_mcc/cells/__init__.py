@@ -2,8 +2,8 @@
 
 Modules: `params` (parameter table), `model` (equations, `two_point_cells`), `bursts` (event/burst
 detection), `protocols` (BAC, f-I, multiplexing; `run_cell_protocols`), `population` (burst multiplexing
-in a population; `run_population`), `rate_surface` (rate surface and transfer-law fits,
-docs/twopoint_laws.md), `figures` (`write_cell_figures`, `write_rate_surface_figure`).
+in a population; `run_population`), `rate_surface` (rate surface, transfer-law fits and
+their figure, docs/twopoint_laws.md), `figures` (`write_cell_figures`).
 """
 
 from spiking_mcc.cells.model import set_conditions, two_point_cells

@@ -27,7 +27,7 @@ from spiking_mcc.cells.bursts import count_events
 from spiking_mcc.cells.params import make_params
 from spiking_mcc.cells.protocols import FULL, check_dt, choose_target, simulate, zero_conditions
 from spiking_mcc.errors import ParameterError
-from spiking_mcc.io import write_json
+from spiking_mcc.io import ensure_dir, save_figure, write_json
 from spiking_mcc.limits import check_seed
 from spiking_mcc.twopoint.transfer import LAWS, UNIT_LAW, check_law, transfer
 
@@ -223,8 +223,65 @@ def write_rate_surface(out_dir: str | os.PathLike, **run_options) -> tuple[dict,
 
     Returns (the rate_surface.json dict, its path, the figure's path).
     """
-    from spiking_mcc.cells.figures import write_rate_surface_figure
-
     surface = run_rate_surface(**run_options)
     json_path = write_json(Path(out_dir) / "rate_surface.json", surface)
     return surface, json_path, write_rate_surface_figure(surface, out_dir)
+
+
+def _rate_surface_figure(surface: dict):
+    from spiking_mcc.plotting import plt
+
+    grid = surface["grid"]
+    soma = np.array(sorted({row["i_s_pa"] for row in grid}))
+    apical = np.array(sorted({row["i_d_pa"] for row in grid}))
+    rate = {(row["i_s_pa"], row["i_d_pa"]): row["spike_rate_hz"] for row in grid}
+    surface_hz = np.array([[rate[(s, d)] for s in soma] for d in apical])
+    fits = surface["fits"]
+    n_panels = 1 + len(fits)
+    n_cols = 3
+    n_rows = -(-n_panels // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 3.4 * n_rows), squeeze=False)
+    axes = axes.ravel()
+    image = axes[0].pcolormesh(soma, apical, surface_hz, shading="nearest", cmap="viridis")
+    fig.colorbar(image, ax=axes[0], label="spike rate (Hz)")
+    axes[0].set(xlabel="somatic current I_s (pA)", ylabel="apical current I_d (pA)", title="measured L5PC")
+    shown = apical[np.unique(np.linspace(0, apical.size - 1, min(4, apical.size)).round().astype(int))]
+    colours = plt.cm.plasma(np.linspace(0.0, 0.85, shown.size))
+    fine_soma = np.linspace(soma.min(), soma.max(), 200)
+    top = 1.08 * max(float(surface_hz.max()), 1.0)
+    modulatory = surface.get("modulatory", {})
+    modulatory_fits = {fit["law"]: fit for fit in modulatory.get("fits", [])}
+    max_modulatory_pa = modulatory.get("max_i_d_pa")
+    for ax, fit in zip(axes[1:], fits):
+        on_subset = modulatory_fits.get(fit["law"])
+        for i_d, colour in zip(shown, colours):
+            ax.plot(soma, [rate[(s, i_d)] for s in soma], "o", ms=3, color=colour, label=f"I_d = {i_d:g} pA")
+            apical_row = np.full_like(fine_soma, i_d)
+            ax.plot(fine_soma, predict_rate(fit["law"], fit["params"], fine_soma, apical_row), "-", lw=1.2,
+                    color=colour)
+            if on_subset is not None and i_d <= max_modulatory_pa:
+                ax.plot(fine_soma, predict_rate(fit["law"], on_subset["params"], fine_soma, apical_row), "--",
+                        lw=1.0, color=colour)
+        marker = " (law_used)" if fit["law"] == surface.get("law_used") else ""
+        title = f"{fit['law']}{marker}: RMSE {fit['rmse_hz']:.2f} Hz, R$^2$ {fit['r2']:.3f}"
+        if on_subset is not None:
+            title += f"\ndashed (I_d <= {max_modulatory_pa:g} pA): {on_subset['rmse_hz']:.2f} Hz, " \
+                     f"R$^2$ {on_subset['r2']:.3f}"
+        ax.set(title=title, xlabel="somatic current I_s (pA)", ylabel="spike rate (Hz)", ylim=(0, top))
+        ax.title.set_fontsize(9)
+    axes[1].legend(fontsize=7, loc="upper left")
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    protocol = surface.get("protocol", {})
+    fig.suptitle(f"rate surface vs two-point laws (dots: Brian2 L5PC, {protocol.get('trials', '?')} trials, "
+                 f"OU sigma {protocol.get('sigma_pa', '?')} pA)\n"
+                 "solid: s relu(A(a_s I_s + b_s, a_d I_d + b_d)) fitted to the whole grid; "
+                 "dashed: fitted where apical input alone leaves the cell silent",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def write_rate_surface_figure(surface: dict, out_dir: str | os.PathLike) -> Path:
+    """Write rate_surface.png (measured surface; each law's fit vs the measured f-I curves) into out_dir."""
+    return save_figure(_rate_surface_figure(surface), ensure_dir(out_dir) / "rate_surface.png")
