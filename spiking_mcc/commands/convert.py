@@ -10,7 +10,7 @@ from spiking_mcc.errors import ParameterError
 
 HELP = "convert a trained ANN (.npz/.onnx) to a spiking network; accuracy, spikes and events vs T"
 
-THRESHOLDS = ("max", "percentile", "channel", "distribution")
+THRESHOLDS = ("max", "percentile", "channel", "distribution", "uniform")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated time steps T (default: 1,2,4,8,16,32)")
     parser.add_argument("--threshold", default="distribution", choices=THRESHOLDS,
                         help="threshold method: max, percentile (99.9), channel (per-channel percentile) or "
-                             "distribution (Datta & Beerel 2022, fitted per T; default)")
+                             "distribution (Datta & Beerel 2022, fitted per T; default) or uniform (their "
+                             "uniform-assumption baseline: threshold = clip ceiling, docs/lowlatency.md)")
     parser.add_argument("--percentile", type=float, default=99.9, help="percentile for percentile/channel")
     parser.add_argument("--granularity", default="channel", choices=("layer", "channel"),
                         help="distribution-aware fit per layer (paper) or per channel/neuron (default)")
