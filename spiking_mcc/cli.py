@@ -16,7 +16,7 @@ from spiking_mcc import __version__
 from spiking_mcc.errors import SpikingMCCError
 
 # Order shown in --help; a module that is not present is simply not offered.
-COMMANDS = ("cells", "train", "compare", "convert", "loihi", "energy", "sbe", "run")
+COMMANDS = ("cells", "train", "compare", "convert", "loihi", "energy", "sbe", "run", "lowlatency")
 
 
 def _load_commands() -> dict:
