@@ -25,6 +25,7 @@ from conversion.thresholds import calibration_pre_activations
 from spiking_mcc.errors import DataError, ParameterError
 
 MODELS = ("mlp", "cnn")
+ANN_EPOCHS = {"mlp": 40, "cnn": 20}  # as the digits reference models (conversion/reference_models.py)
 CLIP_DECAY = 5e-4  # lambda of the mu^2 / 2 penalty (PACT's order of magnitude)
 INIT_PERCENTILE = 99.9  # initial ceiling: this percentile of the ReLU network's positive pre-activations
 
@@ -57,6 +58,11 @@ def clip_ceilings(graph: Graph) -> dict[str, float]:
     return {n: node.max for n, node in graph.nodes.items() if isinstance(node, ReLU) and node.max is not None}
 
 
+def default_clip_epochs(ann_epochs: int) -> int:
+    """Clipped-ReLU training continues from the trained ANN for half its epochs."""
+    return max(1, ann_epochs // 2)
+
+
 def train_ann_and_clipped(kind: str, x_train: np.ndarray, y_train: np.ndarray, input_shape: tuple[int, ...],
                           n_classes: int, seed: int = 0, config: TrainingConfig | None = None,
                           clip_epochs: int | None = None, clip_decay: float = CLIP_DECAY
@@ -64,11 +70,11 @@ def train_ann_and_clipped(kind: str, x_train: np.ndarray, y_train: np.ndarray, i
     """(plain ReLU ANN, clipped-ReLU ANN): the ANN trained from He initialisation, then a copy clipped at
     the INIT_PERCENTILE of its pre-activations and trained on with trainable ceilings for clip_epochs
     (default half the ANN's epochs)."""
-    config = config or TrainingConfig(epochs=40 if kind == "mlp" else 20)
+    config = config or TrainingConfig(epochs=ANN_EPOCHS[kind])
     x_train = ops.check_input(build_model(kind, input_shape, n_classes, seed), x_train, "training data")
     ann = train(build_model(kind, input_shape, n_classes, seed), x_train, y_train, seed=seed, config=config)
     clipped = set_initial_clips(ann, x_train[:2000])
-    epochs = max(1, config.epochs // 2) if clip_epochs is None else clip_epochs
+    epochs = default_clip_epochs(config.epochs) if clip_epochs is None else clip_epochs
     train(clipped, x_train, y_train, seed=seed + 1, config=replace(config, epochs=epochs),
           clip_decay=clip_decay)
     return ann, clipped

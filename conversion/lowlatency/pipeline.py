@@ -15,7 +15,12 @@ import time
 import numpy as np
 
 from conversion import engine, ops, thresholds
-from conversion.lowlatency.clip_training import clip_ceilings, train_ann_and_clipped
+from conversion.lowlatency.clip_training import (
+    ANN_EPOCHS,
+    clip_ceilings,
+    default_clip_epochs,
+    train_ann_and_clipped,
+)
 from conversion.lowlatency.export import save_finetuned
 from conversion.lowlatency.finetune import FinetuneConfig, finetune
 from conversion.reference_models import TrainingConfig
@@ -66,12 +71,15 @@ def run_lowlatency(model: str, data: str, timesteps: list[int], out_dir: str | o
     if granularity not in thresholds.GRANULARITIES:
         raise ParameterError(f"--granularity must be one of {list(thresholds.GRANULARITIES)}, "
                              f"got {granularity!r}")
+    if model not in ANN_EPOCHS:
+        raise ParameterError(f"--model must be one of {sorted(ANN_EPOCHS)}, got {model!r}")
     started = time.perf_counter()
     dataset = load_dataset(data, seed)
     x_train, y_train = dataset.x_train[:train_samples], dataset.y_train[:train_samples]
     x_test, y_test = dataset.x_test[:samples], dataset.y_test[:samples]
     out = ensure_dir(out_dir)
-    config = TrainingConfig(epochs=ann_epochs or (40 if model == "mlp" else 20))
+    config = TrainingConfig(epochs=ann_epochs or ANN_EPOCHS[model])
+    clip_epochs = default_clip_epochs(config.epochs) if clip_epochs is None else clip_epochs
     ann, clipped = train_ann_and_clipped(model, x_train, y_train, dataset.input_shape, dataset.n_classes,
                                          seed=seed, config=config, clip_epochs=clip_epochs)
     rng = np.random.default_rng(seed)
