@@ -3,6 +3,7 @@ assumption thresholds, the distribution-aware conversion of the clipped-ReLU ANN
 beside the ANN, over 3 seeds; and the wall time of one whole `lowlatency` run.
 
     python benchmarks/bench_lowlatency.py [--data digits|mnist5k] [--models mlp,cnn] [--seeds 0,1,2]
+        [--ann-epochs N] [--finetune-epochs N]
 
 Prints per stage and T the median and the range over seeds (test accuracy, %), the fine-tuned loss vs
 the ANN at the smallest T (targets at T = 2 on digits: CNN <= 0.5 points, MLP <= 0.3), the DNN/SNN compute
@@ -34,6 +35,8 @@ def main() -> None:
     parser.add_argument("--models", default="mlp,cnn")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--timesteps", default="2,3,4")
+    parser.add_argument("--ann-epochs", type=int, default=None, help="default: the command's (40 MLP, 20 CNN)")
+    parser.add_argument("--finetune-epochs", type=int, default=20)
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     steps = [int(t) for t in args.timesteps.split(",")]
@@ -42,11 +45,13 @@ def main() -> None:
         for seed in seeds:
             with tempfile.TemporaryDirectory() as out:
                 started = time.perf_counter()
-                summaries.append(run_lowlatency(model, args.data, steps, out, seed=seed))
+                summaries.append(run_lowlatency(model, args.data, steps, out, seed=seed, ann_epochs=args.ann_epochs,
+                                                finetune_epochs=args.finetune_epochs))
                 walls.append(time.perf_counter() - started)
         ann = np.array([100 * s["ann_accuracy"] for s in summaries])
         clip = np.array([100 * s["ann_clip_accuracy"] for s in summaries])
-        print(f"== {model} on {args.data}, seeds {seeds}: median [min, max] test accuracy (%)")
+        epochs = summaries[0]["epochs"]
+        print(f"== {model} on {args.data}, seeds {seeds}, epochs {epochs}: median [min, max] test accuracy (%)")
         print(f"{'ANN (ReLU)':<20}{_spread(ann)}")
         print(f"{'ANN (clipped ReLU)':<20}{_spread(clip)}")
         for stage in STAGES:
