@@ -35,7 +35,8 @@ def main() -> None:
     parser.add_argument("--models", default="mlp,cnn")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--timesteps", default="2,3,4")
-    parser.add_argument("--ann-epochs", type=int, default=None, help="default: the command's (40 MLP, 20 CNN)")
+    parser.add_argument("--ann-epochs", type=int, default=None,
+                        help="default: the command's (40 MLP, 20 CNN)")
     parser.add_argument("--finetune-epochs", type=int, default=20)
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -45,13 +46,15 @@ def main() -> None:
         for seed in seeds:
             with tempfile.TemporaryDirectory() as out:
                 started = time.perf_counter()
-                summaries.append(run_lowlatency(model, args.data, steps, out, seed=seed, ann_epochs=args.ann_epochs,
+                summaries.append(run_lowlatency(model, args.data, steps, out, seed=seed,
+                                                ann_epochs=args.ann_epochs,
                                                 finetune_epochs=args.finetune_epochs))
                 walls.append(time.perf_counter() - started)
         ann = np.array([100 * s["ann_accuracy"] for s in summaries])
         clip = np.array([100 * s["ann_clip_accuracy"] for s in summaries])
         epochs = summaries[0]["epochs"]
-        print(f"== {model} on {args.data}, seeds {seeds}, epochs {epochs}: median [min, max] test accuracy (%)")
+        print(f"== {model} on {args.data}, seeds {seeds}, epochs {epochs}: "
+              "median [min, max] test accuracy (%)")
         print(f"{'ANN (ReLU)':<20}{_spread(ann)}")
         print(f"{'ANN (clipped ReLU)':<20}{_spread(clip)}")
         for stage in STAGES:
