@@ -133,6 +133,7 @@ def plot_accuracy(path, summary: dict) -> None:
         ax.plot([r["timesteps"] for r in rows], [100 * r["accuracy"] for r in rows], style, label=stage)
     ax.axhline(100 * summary["ann_accuracy"], color="k", ls="--", lw=1, label="ANN (ReLU)")
     ax.axhline(100 * summary["ann_clip_accuracy"], color="gray", ls=":", lw=1, label="ANN (clipped ReLU)")
+    ax.set_xticks(sorted({r["timesteps"] for r in summary["runs"]}))
     ax.set_xlabel("time steps T")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"{summary['model']} on {summary['data']} (seed {summary['seed']})")
