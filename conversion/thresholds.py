@@ -18,6 +18,10 @@ carries downstream, :math:`\beta_p` (``output_scale``):
   network whose earlier populations already output q_T. Granularity "layer" fits one pair per population
   (the paper); "channel" (default) one per channel or dense neuron, which at T <= 8 keeps the small
   digits CNN within 0.5 points where per-layer pairs lose about 1 point.
+- ``uniform``: the baseline Datta & Beerel compare against, conversion that assumes uniformly distributed
+  pre-activations: :math:`\alpha = \beta = \mu` per layer, the ANN's clipped-ReLU ceiling (else the
+  calibration maximum), with the half-step shift of such methods coming from the initial membrane
+  :math:`\alpha/2` (``init_membrane_fraction`` 0.5, the ``convert`` default); see ``docs/lowlatency.md``.
 
 A population whose ReLU has a clip max never gets a threshold above it.
 """
@@ -32,7 +36,7 @@ from conversion import defaults, ops
 from conversion.ir import Graph, ReLU, SpikingNetwork
 from spiking_mcc.errors import DataError, ParameterError
 
-METHODS = ("max", "percentile", "channel", "distribution")
+METHODS = ("max", "percentile", "channel", "distribution", "uniform")
 GRANULARITIES = ("layer", "channel")
 DEFAULT_PERCENTILE = defaults.PERCENTILE
 HISTOGRAM_BINS = 2048
@@ -145,8 +149,10 @@ def compute_thresholds(graph: Graph, x_calib, method: str = defaults.THRESHOLD,
             lam = np.array([percentile_positive(c, percentile) if np.any(c > 0) else overall
                             for c in per_channel])
             lam = np.maximum(lam, CHANNEL_ALPHA_FLOOR * lam.max()).reshape((-1,) + (1,) * (values.ndim - 2))
+        elif method == "uniform" and ceiling is not None:
+            lam = np.asarray(ceiling)
         else:
-            lam = np.asarray(percentile_positive(values, 100.0 if method == "max" else percentile))
+            lam = np.asarray(percentile_positive(values, percentile if method == "percentile" else 100.0))
         if ceiling is not None:
             lam = np.minimum(lam, ceiling)
         v_th[p], scale[p] = lam, lam.copy()

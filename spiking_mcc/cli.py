@@ -25,7 +25,7 @@ from spiking_mcc.errors import SpikingMCCError
 from spiking_mcc.interrupts import check_interrupted, handle_signals, pause_if_asked, received_signal
 
 # Order shown in --help; a module that is not present is simply not offered.
-COMMANDS = ("cells", "train", "compare", "convert", "loihi", "energy", "sbe", "sweep", "run")
+COMMANDS = ("cells", "train", "compare", "convert", "loihi", "energy", "sbe", "lowlatency", "sweep", "run")
 
 
 def _load_commands() -> dict:

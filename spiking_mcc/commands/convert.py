@@ -19,7 +19,7 @@ from spiking_mcc.limits import bounds_text
 HELP = ("convert a trained ANN (.npz/.onnx) to a spiking network, or run a NIR graph (.nir) as given; "
         "accuracy, spikes and events vs T")
 
-THRESHOLDS = ("max", "percentile", "channel", "distribution")
+THRESHOLDS = ("max", "percentile", "channel", "distribution", "uniform")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated distinct time steps T, each in {bounds_text('timesteps')} "
                              f"(default: {steps})")
     parser.add_argument("--threshold", default=defaults.THRESHOLD, choices=THRESHOLDS,
-                        help="threshold method: max, percentile, channel (per-channel percentile) or "
-                             "distribution (Datta & Beerel 2022, fitted per T); "
+                        help="threshold method: max, percentile, channel (per-channel percentile), "
+                             "distribution (Datta & Beerel 2022, fitted per T) or uniform (their "
+                             "uniform-assumption baseline: threshold = clip ceiling, docs/lowlatency.md); "
                              f"default {defaults.THRESHOLD}")
     parser.add_argument("--percentile", type=finite_float, default=defaults.PERCENTILE,
                         help=f"percentile for percentile/channel (default {defaults.PERCENTILE})")
