@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from conversion.lowlatency.pipeline import STAGES, run_lowlatency
+from spiking_mcc.lowlatency import STAGES, run_lowlatency
 
 
 def _accuracy(summary: dict, stage: str, t: int) -> float:

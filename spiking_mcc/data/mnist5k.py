@@ -30,10 +30,9 @@ def mnist5k_path() -> Path:
     return path
 
 
-def load_mnist5k(seed: int = 0):
-    """The mnist5k Dataset: x (n, 784) float32 in [0, 1], input shape (1, 28, 28), 10 classes."""
-    from spiking_mcc.data.loaders import Dataset, _split
-
+def read_mnist5k() -> tuple[np.ndarray, np.ndarray, Path]:
+    """The 5,000 images and labels: x (5000, 784) float32 in [0, 1], y (5000,) int, and the file read.
+    `spiking_mcc.data.loaders.load_dataset("mnist5k", seed)` splits them (seeded, stratified)."""
     path = mnist5k_path()
     try:
         with gzip.open(path, "rt") as handle:
@@ -42,8 +41,4 @@ def load_mnist5k(seed: int = 0):
         raise DataError(f"{path}: cannot read the MNIST-5k table: {err}") from None
     if table.shape != (N_SAMPLES, N_PIXELS + 1):
         raise DataError(f"{path}: expected {N_SAMPLES} rows of {N_PIXELS} pixels + label, got {table.shape}")
-    x = (table[:, :N_PIXELS] / 255.0).astype(np.float32)
-    y = table[:, N_PIXELS]
-    x_train, y_train, x_test, y_test = _split(x, y, seed, str(path))
-    return Dataset(name="mnist5k", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-                   n_classes=10, input_shape=(1, 28, 28))
+    return (table[:, :N_PIXELS] / 255.0).astype(np.float32), table[:, N_PIXELS], path

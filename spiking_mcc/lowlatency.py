@@ -24,6 +24,7 @@ from conversion.lowlatency.clip_training import (
 from conversion.lowlatency.export import save_finetuned
 from conversion.lowlatency.finetune import FinetuneConfig, finetune
 from conversion.reference_models import TrainingConfig
+from loihi_targets.devices import PRESETS
 from spiking_mcc.errors import ParameterError
 
 STAGES = ("uniform", "converted", "finetuned")
@@ -35,8 +36,6 @@ def compute_energy(graph, result: engine.SimulationResult) -> dict:
     """Compute energy per sample (J) of the same-architecture DNN (all MACs x E_MAC) and of the SNN (the
     first layer's MACs on the analog input x E_MAC + measured synaptic events x E_AC), with the 45 nm
     fp32 figures of the cmos45-fp32 device (Horowitz 2014)."""
-    from loihi_targets.devices import PRESETS
-
     device = PRESETS["cmos45-fp32"]
     dnn = sum(engine.dense_macs(graph, layer) for layer in graph.weighted_layers()) * device.mac_j
     snn = sum(result.analog_macs.values()) * device.mac_j + result.synaptic_events_per_sample * device.synop_j
