@@ -6,7 +6,7 @@ LocalCluster of 2 single-threaded workers; prints both wall times, their ratio (
 2-core machine) and whether every cell's numbers are identical. The machine is shared: the load
 average is printed beside the figures.
 
-Usage: .venv/bin/python benchmarks/bench_sweep.py [--epochs 6] [--workers 2]
+Usage: .venv/bin/python benchmarks/bench_sweep.py [--epochs 40] [--workers 2]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from spiking_mcc.sweep import CELL_DIR, check_config, expand, run_cell, run_swee
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=6, help="training epochs per cell (default 6)")
+    parser.add_argument("--epochs", type=int, default=40, help="training epochs per cell (default 40: >= 5 s a cell)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     grid = {"seed": [0, 1, 2, 3], "law": ["gain", "kp", "coop", "additive"]}
