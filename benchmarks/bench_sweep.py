@@ -23,7 +23,8 @@ from spiking_mcc.sweep import CELL_DIR, check_config, expand, run_cell, run_swee
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=40, help="training epochs per cell (default 40: >= 5 s a cell)")
+    parser.add_argument("--epochs", type=int, default=40,
+                        help="training epochs per cell (default 40: at least 5 s a cell)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     grid = {"seed": [0, 1, 2, 3], "law": ["gain", "kp", "coop", "additive"]}
