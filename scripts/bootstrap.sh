@@ -5,26 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-find_python310() {
-    local candidate
-    for candidate in "${PYTHON310:-}" python3.10; do
-        if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 \
-            && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then
-            command -v "$candidate"; return 0
-        fi
-    done
-    local root
-    for root in "${PYENV_ROOT:-}" "$HOME/.pyenv" /root/.pyenv /usr/local/pyenv; do
-        [ -n "$root" ] || continue
-        for candidate in "$root"/versions/3.10.*/bin/python3.10; do
-            if [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
-        done
-    done
-    for candidate in /usr/bin/python3.10 /usr/local/bin/python3.10 /opt/python3.10/bin/python3.10; do
-        if [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
-    done
-    return 1
-}
+# shellcheck source=scripts/find_python.sh
+source scripts/find_python.sh
 
 stamp=.venv/.spiking-mcc-installed
 want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
@@ -32,7 +14,7 @@ if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]
     exit 0
 fi
 
-if ! py="$(find_python310)"; then
+if ! py="$(find_python 3.10 "${PYTHON310:-}")"; then
     echo "bootstrap: error: no Python 3.10 interpreter found (lava-nc 0.10.0 needs Python >=3.10,<3.11);" \
          "install one (e.g. 'pyenv install 3.10.13') or set PYTHON310=/path/to/python3.10" >&2
     exit 1

@@ -5,22 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=.venv-interop
-find_python311() {  # PY311, then python3.11 on PATH, then pyenv's usual places (as bootstrap.sh does for 3.10)
-    local candidate root
-    for candidate in "${PY311:-}" python3.11; do
-        if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 \
-            && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
-            command -v "$candidate"; return 0
-        fi
-    done
-    for root in "${PYENV_ROOT:-}" "$HOME/.pyenv" /root/.pyenv /usr/local/pyenv; do
-        [ -n "$root" ] || continue
-        for candidate in "$root"/versions/3.11.*/bin/python3.11; do
-            if [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
-        done
-    done
-    return 1
-}
+# shellcheck source=scripts/find_python.sh
+source scripts/find_python.sh
 STAMP=$VENV/.constraints.sha256
 WANT=$(sha256sum constraints-interop.txt | cut -d' ' -f1)
 
@@ -28,7 +14,7 @@ if [[ -f $STAMP && $(cat "$STAMP") == "$WANT" ]]; then
     echo "interop-env: $VENV up to date"
     exit 0
 fi
-PY311=$(find_python311) || { echo "interop-env: no Python 3.11 found (set PY311=/path/to/python3.11)" >&2; exit 2; }
+PY311=$(find_python 3.11 "${PY311:-}") || { echo "interop-env: no Python 3.11 found (set PY311=/path/to/python3.11)" >&2; exit 2; }
 rm -rf "$VENV"
 "$PY311" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip install -q -c constraints-interop.txt)
