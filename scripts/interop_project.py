@@ -41,7 +41,8 @@ def export(out: Path) -> None:
     for kind in ("digits-mlp", "digits-cnn"):
         graph, _ = train_reference(kind, seed=0)
         for library, (options, pool) in LIBRARIES.items():
-            net = convert(graph, split.x_train, "distribution", timesteps=TIMESTEPS, **options)
+            net = convert(graph, split.x_train, "distribution", timesteps=TIMESTEPS,
+                          init_membrane_fraction=0.0, **options)  # NIR cannot state another start
             name = f"{kind}-{library}"
             lossy = write_nir(net, out / f"{name}.nir", exact=options["reset"] == "zero", pool=pool)
             result = engine.simulate(net, split.x_test, TIMESTEPS)[0]
