@@ -15,7 +15,7 @@ quick: venv
 	$(VENV)/bin/spiking-mcc run --quick --out $(OUT)-quick
 
 test: venv  ## lint + the whole test suite (what .ci/run calls)
-	$(VENV)/bin/ruff check spiking_mcc conversion loihi_targets tests benchmarks
+	$(VENV)/bin/ruff check spiking_mcc conversion loihi_targets tests tests_interop benchmarks scripts
 	$(PY) -m pytest
 
 interop: venv  ## NIR with snnTorch, Norse, sinabs, SpikingJelly in a Python 3.11 env (docs/conversion.md, NIR)

@@ -85,7 +85,8 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int) -> nn.Mod
 
 def export(model: nn.Module, name: str, x_test: np.ndarray, y_test: np.ndarray) -> None:
     sample = torch.from_numpy(x_test[:2])
-    torch.onnx.export(model, (sample,), str(OUT / f"{name}_torchscript.onnx"), dynamo=False, opset_version=OPSET,
+    torch.onnx.export(model, (sample,), str(OUT / f"{name}_torchscript.onnx"), dynamo=False,
+                      opset_version=OPSET,
                       input_names=["x"], output_names=["logits"],
                       dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
     # Without constant folding the TorchScript exporter keeps BatchNormalization nodes (and more shape
