@@ -93,10 +93,17 @@ def test_dead_worker_times_out_and_the_group_segments_and_folder_of_the_run_go(m
         thread.join(60)
 
 
+def _default_signals() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _start_job(temp_root, fault="hang"):
     env = dict(os.environ, TMPDIR=str(temp_root), **{FAULT_ENV: fault})
+    # the job gets the default disposition of the signals it handles whatever this process inherited
+    # (under nohup SIGHUP is ignored, and handle_signals() keeps an ignored signal ignored)
     proc = subprocess.Popen([sys.executable, str(JOB_SCRIPT), "120"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_default_signals)
     try:
         marker = wait_for_started_job(temp_root, proc.pid, alive=lambda: proc.poll() is None)
     except AssertionError:
@@ -129,6 +136,9 @@ def test_signal_during_the_lava_stage_ends_cleanly_and_spares_a_foreign_segment(
         assert _attach_and_read(foreign) == b"keep"
     finally:
         _unlink(foreign)
+        if proc.poll() is None:  # a failed assertion above: do not leave the job to later tests
+            proc.kill()
+            proc.communicate()
 
 
 @pytest.mark.timeout(120)
