@@ -35,6 +35,7 @@ from conversion.twopoint_spiking import (
 )
 from conversion.twopoint_unit import ACT_SHIFT, reset_state, unit_step
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.limits import check_timesteps
 
 MODES = ("float", "fixed")
 
@@ -124,10 +125,8 @@ def _run_batch(net: UnitNetwork, inputs: dict[str, np.ndarray], steps: list[int]
 
 
 def validate_timesteps(timesteps) -> list[int]:
-    steps = sorted({int(t) for t in np.atleast_1d(timesteps)})
-    if not steps or steps[0] < 1:
-        raise ParameterError(f"timesteps must be integers >= 1, got {timesteps}")
-    return steps
+    """The requested T values, sorted, checked once by the project's T rule (spiking_mcc.limits)."""
+    return sorted(check_timesteps(list(np.atleast_1d(timesteps))))
 
 
 def unit_network(net: SpikingNetwork, timesteps: int, mode: str = "float",

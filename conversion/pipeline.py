@@ -291,9 +291,7 @@ def evaluate_nir(path: str | os.PathLike, dataset, timesteps: list[int], out_dir
     from conversion.importers.nir_import import read_nir_network
     from spiking_mcc.io import ensure_dir, write_json
 
-    steps = sorted({int(t) for t in timesteps})
-    if not steps or steps[0] < 1:
-        raise ParameterError(f"timesteps must be integers >= 1, got {timesteps}")
+    steps = sorted(check_timesteps(timesteps))
     if samples is not None and samples < 1:
         raise ParameterError(f"--samples must be >= 1, got {samples}")
     imported = read_nir_network(path, dt=dt, reset=reset)

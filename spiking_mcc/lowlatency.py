@@ -26,6 +26,7 @@ from conversion.lowlatency.finetune import FinetuneConfig, finetune
 from conversion.reference_models import TrainingConfig
 from loihi_targets.devices import PRESETS
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.limits import check_timesteps
 
 STAGES = ("uniform", "converted", "finetuned")
 INIT_MEMBRANE = 0.5  # the half-step shift: V_0 = theta / 2
@@ -59,9 +60,7 @@ def run_lowlatency(model: str, data: str, timesteps: list[int], out_dir: str | o
     from spiking_mcc.data.loaders import load_dataset
     from spiking_mcc.io import ensure_dir, write_json
 
-    steps = sorted({int(t) for t in timesteps})
-    if not steps or steps[0] < 1:
-        raise ParameterError(f"--timesteps must be integers >= 1, got {timesteps}")
+    steps = sorted(check_timesteps(timesteps, "--timesteps"))
     for key, value in (("ann-epochs", ann_epochs), ("clip-epochs", clip_epochs),
                        ("finetune-epochs", finetune_epochs), ("samples", samples),
                        ("train-samples", train_samples)):
