@@ -23,7 +23,8 @@ from lava.proc.io.source import RingBuffer
 from lava.proc.lif.process import LIFReset
 from lava.utils.weightutils import SignMode
 
-from conversion.fixed_point import FixedPointNetwork, FloatNetwork
+from conversion.fixed_point.float_reference import FloatNetwork
+from conversion.fixed_point.network import FixedPointNetwork
 from loihi_targets.lava_procs.counters import SpikeCounter, WindowAccumulator
 from loihi_targets.lava_procs.neurons import LIFResetSubtract
 from spiking_mcc.errors import ModelError

@@ -13,14 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion.fixed_point import (
-    FixedPointNetwork,
-    FloatNetwork,
-    float_network,
-    readout_to_real,
-    simulate_fixed,
-    simulate_float,
-)
+from conversion.fixed_point.float_reference import FloatNetwork, simulate_float
+from conversion.fixed_point.lowering import float_network
+from conversion.fixed_point.network import FixedPointNetwork, readout_to_real
+from conversion.fixed_point.simulate import simulate_fixed
 from conversion.ir import Graph, SpikingNetwork
 from loihi_targets.energy import MAPPING_NUMBERS
 from loihi_targets.figures import plot_report
