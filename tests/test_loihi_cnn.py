@@ -1,5 +1,5 @@
 """Convolutional chains on the Loihi path (docs/loihi.md, "Convolution and pooling"): Conv2d, average
-pooling, Flatten and BatchNorm lowered to exact connection matrices; Lava fixed_pt equal to the
+pooling and Flatten lowered to exact connection matrices; Lava fixed_pt equal to the
 fixed-point engine on the digits CNN, per layer, per sample and per neuron; unsupported layers refused
 by name before Lava starts. The 200-sample equality is measured by benchmarks/bench_lava_cnn.py."""
 
@@ -11,7 +11,7 @@ import pytest
 from conversion import ops, reference_models
 from conversion.fixed_point import lowering
 from conversion.fixed_point.lowering import float_network, lower, unit_weights
-from conversion.ir import AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, SpikingNetwork
+from conversion.ir import AvgPool2d, Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, SpikingNetwork
 from loihi_targets import runner
 from loihi_targets.pipeline import run_loihi
 from spiking_mcc.errors import ModelError
@@ -32,12 +32,10 @@ def _unit_network(graph: Graph, rng: np.random.Generator) -> SpikingNetwork:
 
 
 def _odd_cnn(rng: np.random.Generator) -> Graph:
-    """Stride 2 and padding, BatchNorm, a padded average pool with stride 1, biases everywhere."""
-    bn = BatchNorm(gamma=rng.uniform(0.5, 1.5, 4), beta=rng.normal(0, .1, 4), mean=rng.normal(0, .1, 4),
-                   var=rng.uniform(0.5, 1.5, 4), name="bn")
+    """Stride 2 and padding, a padded average pool with stride 1, biases everywhere."""
     return Graph.sequential((2, 9, 7), [
         Conv2d(rng.normal(0, .5, (4, 2, 3, 3)), rng.normal(0, .1, 4), stride=2, padding=1, name="conv"),
-        bn, ReLU(name="r1"), AvgPool2d(kernel=2, stride=1, padding=1, name="pool"), Flatten(name="flat"),
+        ReLU(name="r1"), AvgPool2d(kernel=2, stride=1, padding=1, name="pool"), Flatten(name="flat"),
         Dense(rng.normal(0, .3, (6, 4 * 6 * 5)), rng.normal(0, .1, 6), name="fc"), ReLU(name="r2"),
         Dense(rng.normal(0, .3, (3, 6)), rng.normal(0, .1, 3), name="out")])
 
@@ -50,7 +48,7 @@ def test_lowered_segments_compute_the_ann_exactly():
     snn = _unit_network(graph, rng)
     segments = lower(snn)
     assert [s.population for s in segments] == ["r1", "r2", None]
-    assert [s.nodes for s in segments] == [("conv", "bn"), ("pool", "flat", "fc"), ("out",)]
+    assert [s.nodes for s in segments] == [("conv",), ("pool", "flat", "fc"), ("out",)]
     x = rng.random((5, 2, 9, 7))
     values = ops.forward(graph, x)
     pre = ops.forward(graph, x, pre_activations=True)

@@ -1,10 +1,11 @@
 r"""A converted network -> the real-valued chain of population layers that the quantiser and Lava run.
 
 Between two ReLU populations (or from the input to the first one, or from the last one to the
-output) a chain may hold one weighted layer (Dense or Conv2d) plus any of AvgPool2d, Flatten and
-BatchNorm. All of them are linear (affine), so each such segment is one connection matrix
-:math:`M` (neurons out x neurons in, C-order flattening) and one bias, found by pushing the unit basis
-of the segment's input through its nodes (without biases) and the biases through the nodes after them:
+output) a chain may hold one weighted layer (Dense or Conv2d) plus any of AvgPool2d and Flatten
+(BatchNorm is folded by the importers). All of them are linear (affine), so each such segment is one
+connection matrix :math:`M` (neurons out x neurons in, C-order flattening) and one bias, found with the
+graph's own numpy nodes (:func:`conversion.ops.apply_linear`): the unit basis of the segment's input
+pushed through them without biases, and a zero input with biases:
 
 .. math::
 
@@ -28,10 +29,10 @@ import numpy as np
 
 from conversion import ops
 from conversion.fixed_point.float_reference import FloatLayer, FloatNetwork
-from conversion.ir import AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, MaxPool2d, ReLU, SpikingNetwork
+from conversion.ir import AvgPool2d, Conv2d, Dense, Flatten, MaxPool2d, ReLU, SpikingNetwork
 from spiking_mcc.errors import ModelError
 
-LINEAR_NODES = (Dense, Conv2d, AvgPool2d, Flatten, BatchNorm)
+LINEAR_NODES = (Dense, Conv2d, AvgPool2d, Flatten)
 WEIGHTED_NODES = (Dense, Conv2d)
 # Largest connection matrix one segment may lower to (entries, float64 while it is built: 128 MiB).
 # The project's own bound, far above the digits CNN (512 x 64 and 64 x 512) and below the memory of a
@@ -59,29 +60,6 @@ class Segment:
         return any(kind in ("Conv2d", "AvgPool2d") for kind in self.kinds)
 
 
-def _linear(node, x: np.ndarray) -> np.ndarray:
-    """The linear part (no bias) of a node on a batch x (N, *shape)."""
-    if isinstance(node, Dense):
-        return ops.dense(x, node, with_bias=False)
-    if isinstance(node, Conv2d):
-        return ops.conv2d(x, node, with_bias=False)
-    if isinstance(node, AvgPool2d):
-        return ops.avgpool2d(x, node)
-    if isinstance(node, Flatten):
-        return x.reshape(x.shape[0], -1)
-    shape = (1, -1) + (1,) * (x.ndim - 2)  # BatchNorm
-    return x * node.scale.reshape(shape)
-
-
-def _own_bias(node, shape: tuple) -> np.ndarray | None:
-    """The bias a node adds, broadcast to its output `shape` (None for a node without one)."""
-    if isinstance(node, (Dense, Conv2d)):
-        return np.broadcast_to(node.bias.reshape((-1,) + (1,) * (len(shape) - 1)), shape)
-    if isinstance(node, BatchNorm):
-        return np.broadcast_to(node.shift.reshape((-1,) + (1,) * (len(shape) - 1)), shape)
-    return None
-
-
 def _segment_matrix(snn: SpikingNetwork, nodes: list[str], source: str) -> tuple[np.ndarray, np.ndarray]:
     graph = snn.graph
     in_shape = graph.shapes[source] if source in graph.shapes else graph.inputs[source]
@@ -91,20 +69,12 @@ def _segment_matrix(snn: SpikingNetwork, nodes: list[str], source: str) -> tuple
         raise ModelError(f"layer '{nodes[-1]}': as a connection matrix this segment needs {n_in} x {widest} "
                          f"entries, above the limit {MAX_LOWERED_ENTRIES} of the Loihi path (Conv2d and "
                          f"pooling are lowered to Dense matrices, docs/loihi.md)")
-    images = np.eye(n_in).reshape((n_in,) + tuple(in_shape))
-    bias = None
+    basis = {source: np.eye(n_in).reshape((n_in,) + tuple(in_shape))}
+    zero = {source: np.zeros((1,) + tuple(in_shape))}
     for name in nodes:
-        node = graph.nodes[name]
-        images = _linear(node, images)
-        if bias is not None:
-            bias = _linear(node, bias[None])[0]
-        own = _own_bias(node, graph.shapes[name])
-        if own is not None:
-            bias = own.copy() if bias is None else bias + own
-    out_shape = graph.shapes[nodes[-1]]
-    if bias is None:
-        bias = np.zeros(out_shape)
-    return images.reshape(n_in, -1).T, bias.reshape(-1)
+        basis[name] = ops.apply_linear(graph, name, basis, with_bias=False)
+        zero[name] = ops.apply_linear(graph, name, zero, with_bias=True)
+    return basis[nodes[-1]].reshape(n_in, -1).T, zero[nodes[-1]].reshape(-1)
 
 
 def lower(snn: SpikingNetwork) -> list[Segment]:
@@ -144,7 +114,7 @@ def lower(snn: SpikingNetwork) -> list[Segment]:
             pending.append(name)
         else:
             raise ModelError(f"layer '{name}' ({type(node).__name__}) is not supported on Loihi: a chain of "
-                             f"Dense/Conv2d (+ AvgPool2d, Flatten, BatchNorm) + ReLU layers")
+                             f"Dense/Conv2d (+ AvgPool2d, Flatten) + ReLU layers")
     if pending:
         close(None)
     return segments
