@@ -90,7 +90,7 @@ def test_max_pooling_two_weighted_layers_and_oversized_matrices_are_refused_by_n
     monkeypatch.setattr(lowering, "MAX_LOWERED_ENTRIES", 1000)
     plain = Graph.sequential((1, 6, 6), [conv, ReLU(name="r"), Flatten(),
                                          Dense(rng.normal(0, .3, (3, 72)), np.zeros(3), name="o")])
-    with pytest.raises(ModelError, match="'c1'.*36 x 72 entries.*limit 1000"):
+    with pytest.raises(ModelError, match=r"'c1'.*2592 entries \(36 inputs x 72 outputs\).*limit 1000"):
         lower(_unit_network(plain, rng))
 
 

@@ -66,9 +66,10 @@ def _segment_matrix(snn: SpikingNetwork, nodes: list[str], source: str) -> tuple
     n_in = int(np.prod(in_shape))
     widest = max(int(np.prod(graph.shapes[n])) for n in nodes)
     if n_in * max(widest, n_in) > MAX_LOWERED_ENTRIES:
-        raise ModelError(f"layer '{nodes[-1]}': as a connection matrix this segment needs {n_in} x {widest} "
-                         f"entries, above the limit {MAX_LOWERED_ENTRIES} of the Loihi path (Conv2d and "
-                         f"pooling are lowered to Dense matrices, docs/loihi.md)")
+        raise ModelError(f"layer '{nodes[-1]}': as a connection matrix this segment needs "
+                         f"{n_in * max(widest, n_in)} entries ({n_in} inputs x {widest} outputs), above the "
+                         f"limit {MAX_LOWERED_ENTRIES} of the Loihi path (Conv2d and pooling are lowered to "
+                         f"Dense matrices, docs/loihi.md)")
     basis = {source: np.eye(n_in).reshape((n_in,) + tuple(in_shape))}
     zero = {source: np.zeros((1,) + tuple(in_shape))}
     for name in nodes:
