@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from conversion import reference_models, thresholds
-    from conversion.fixed_point import simulate_fixed
+    from conversion.fixed_point.simulate import simulate_fixed
     from loihi_targets.quantize import quantize
     from loihi_targets.runner import run_lava
     from spiking_mcc.data.digits import load_digits_split

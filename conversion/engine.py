@@ -349,12 +349,10 @@ def _simulate_fixed(snn: SpikingNetwork, x: np.ndarray, steps: list[int], batch_
 
     Only analog-encoded Dense(+ReLU) chains have a Loihi form; others raise ModelError. The fixed-point
     path is deterministic (no seed)."""
-    from conversion.fixed_point import (
-        float_network,
-        quantize_network,
-        readout_to_real,
-        simulate_fixed_steps,
-    )
+    from conversion.fixed_point.lowering import float_network
+    from conversion.fixed_point.network import readout_to_real
+    from conversion.fixed_point.quantiser import quantize_network
+    from conversion.fixed_point.simulate import simulate_fixed_steps
 
     graph = snn.graph
     x = ops.check_input(graph, x).reshape(len(x), -1)

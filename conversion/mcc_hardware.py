@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conversion.fixed_point import LIMITS, WEIGHT_MANT_SPAN, _split_bias, worst_case_activation
+from conversion.fixed_point.limits import LIMITS, WEIGHT_MANT_SPAN, worst_case_activation
+from conversion.fixed_point.quantiser import split_bias
 from conversion.ir import Dense, SpikingNetwork, TwoPoint
 from conversion.twopoint_spiking import layout
 from conversion.twopoint_unit import (
@@ -237,7 +238,7 @@ def _quantize_unit(unit: UnitLayer, in_scale: float, signed: bool, input_max: in
         scale = mpr * 2.0 ** exp
         vth_q = np.maximum(np.rint(p.vth_q * scale), 1).astype(np.int64)
         vth_s = np.maximum(np.rint(p.vth_s * scale), 1).astype(np.int64)
-        bias_mant, bias_exp = _split_bias(np.broadcast_to(p.bias, (unit.n,)) * scale)
+        bias_mant, bias_exp = split_bias(np.broadcast_to(p.bias, (unit.n,)) * scale)
         f0 = float(np.mean(p.v_init_s / p.vth_s))
         params = UnitParams(np.left_shift(bias_mant, bias_exp), vth_q, vth_s,
                             np.rint(f0 * vth_q).astype(np.int64), np.rint(f0 * vth_s).astype(np.int64),
@@ -309,7 +310,7 @@ def _quantize_readout(readout: Readout, timesteps: int) -> Readout:
     last_error = None
     for exp in range(LIMITS["weight_exp"][1], LIMITS["weight_exp"][0] - 1, -1):
         scale = mpr * 2.0 ** exp
-        bias_mant, bias_exp = _split_bias(readout.bias * scale * 2 ** ACT_SHIFT)
+        bias_mant, bias_exp = split_bias(readout.bias * scale * 2 ** ACT_SHIFT)
         candidate = Readout(readout.name, tuple(Synapses(s.source, _even_mantissa(s.weight, mpr), exp)
                                                 for s in readout.sources),
                             np.left_shift(bias_mant, bias_exp), scale)

@@ -48,6 +48,8 @@ from spiking_mcc.limits import LIMITS
 KINDS = ("ann", "snn", "transmissions")
 LAYER_NUMBERS = ("neurons", "fan_in", "fan_out", "macs", "synaptic_events", "spikes")
 MAPPING_NUMBERS = ("cores_used", "chips", "intercore_spikes", "hops_ew", "hops_ns")
+# Most chips an energy estimate may map a workload on: the project's choice, the size of Intel's
+# Pohoiki Beach Loihi 1 system (64 chips, 2019); the mesh itself scales much further (Davies et al. 2018).
 NOC_MAX_CHIPS = 64
 
 

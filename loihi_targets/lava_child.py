@@ -75,7 +75,7 @@ def _run(job_dir: Path) -> None:
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi1SimCfg
 
-    from conversion.fixed_point import network_from_arrays
+    from conversion.fixed_point.arrays import network_from_arrays
     from loihi_targets.lava_graph import build_graph, read_counters
     from spiking_mcc.io import save_npz
 

@@ -1,4 +1,8 @@
-"""Build the Lava process graph of a quantised (or float) Dense chain over many concatenated samples.
+"""Build the Lava process graph of a quantised (or float) chain over many concatenated samples.
+
+Every layer is one Lava ``Dense`` connection: a Conv2d (and an average pooling before a layer) arrives
+here already lowered to its connection matrix (:mod:`conversion.fixed_point.lowering`), so the graph
+and its numbers are the same for Dense and convolutional chains (docs/loihi.md).
 
     RingBuffer (graded input, one sample per window) -> Dense_1 -> LIF_1 -> Dense_2 -> ... -> Dense_L
                                                               \\-> SpikeCounter_1    ...   \\-> readout
@@ -6,7 +10,7 @@
 Each Lava ``Dense`` delays its output by one step, so population l (1-based) sees sample k during
 steps k*T + l + 1 ... k*T + l + T. Its periodic reset (``LIFReset.reset_offset``) and its counter
 window are shifted by l, so every layer integrates each sample for exactly T steps from the reset
-state: the numbers equal ``conversion.fixed_point.simulate_fixed`` spike for spike. The run lasts
+state: the numbers equal ``conversion.fixed_point.simulate.simulate_fixed`` spike for spike. The run lasts
 n*T + L steps. Only the sinks (``SpikeCounter``, ``WindowAccumulator``) are read back.
 
 Imported only inside the Lava child process (see ``loihi_targets.runner``) and by tests.
@@ -23,7 +27,8 @@ from lava.proc.io.source import RingBuffer
 from lava.proc.lif.process import LIFReset
 from lava.utils.weightutils import SignMode
 
-from conversion.fixed_point import FixedPointNetwork, FloatNetwork
+from conversion.fixed_point.float_reference import FloatNetwork
+from conversion.fixed_point.network import FixedPointNetwork
 from loihi_targets.lava_procs.counters import SpikeCounter, WindowAccumulator
 from loihi_targets.lava_procs.neurons import LIFResetSubtract
 from spiking_mcc.errors import ModelError

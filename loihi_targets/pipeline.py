@@ -13,14 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion.fixed_point import (
-    FixedPointNetwork,
-    FloatNetwork,
-    float_network,
-    readout_to_real,
-    simulate_fixed,
-    simulate_float,
-)
+from conversion.fixed_point.float_reference import FloatNetwork, simulate_float
+from conversion.fixed_point.lowering import float_network, lower
+from conversion.fixed_point.network import FixedPointNetwork, readout_to_real
+from conversion.fixed_point.simulate import simulate_fixed
 from conversion.ir import Graph, SpikingNetwork
 from loihi_targets.energy import MAPPING_NUMBERS
 from loihi_targets.figures import plot_report
@@ -94,21 +90,30 @@ def _compare(engine_window, engine_neuron, engine_output, lava) -> dict:
 
 
 def _workload(name: str, weights: list[np.ndarray], names: list[str], neuron_counts: list[np.ndarray],
-              n_samples: int, timesteps: int, mode: str, n_features: int) -> dict:
+              n_samples: int, timesteps: int, mode: str, n_features: int,
+              convolutional: list[bool] | None = None) -> dict:
     """Energy workload (docs/energy.md contract, same convention as ``conversion.pipeline.workloads``): per
     weighted layer its synaptic events per sample = spikes arriving from the previous population x
     their non-zero synapses into this layer, its own population's spikes, and the mean fan-out of
     those neurons; the first layer takes analog input (MACs, no events; `n_features` real inputs even
-    when signed input is split into two channels)."""
+    when signed input is split into two channels). A layer lowered from a convolution or pooling
+    (`convolutional`) counts its synapses as Loihi stores them: fan-in = mean non-zero synapses per
+    neuron, MACs = non-zero synapses (no padding taps); a Dense layer counts every input."""
     rows = []
+    convolutional = convolutional or [False] * len(weights)
     for i, (layer_name, weight) in enumerate(zip(names, weights)):
         n_out, n_in = weight.shape[0], (n_features if i == 0 else weight.shape[1])
+        macs = float(n_out * n_in)
+        if convolutional[i]:
+            stored = weight[:, :n_in] != 0  # signed input: [W, -W], the same synapses twice
+            macs = float(np.count_nonzero(stored))
+            n_in = int(round(macs / n_out))
         synapses_per_source = (weight != 0).sum(axis=0)
         events = float(neuron_counts[i - 1] @ synapses_per_source) / n_samples if i > 0 else 0.0
         fan_out = float(np.mean((weights[i + 1] != 0).sum(axis=0))) if i + 1 < len(weights) else 0.0
         spikes = float(neuron_counts[i].sum()) / n_samples if i < len(neuron_counts) else 0.0
         rows.append({"name": layer_name, "neurons": int(n_out), "fan_in": int(n_in), "fan_out": fan_out,
-                     "macs": float(n_out * n_in), "synaptic_events": events, "spikes": spikes,
+                     "macs": macs, "synaptic_events": events, "spikes": spikes,
                      "analog_input": i == 0})
     return {"name": name, "model": "snn", "kind": "snn", "timesteps": int(timesteps), "layers": rows,
             "source": f"Lava {mode} spike counts"}
@@ -132,7 +137,8 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str,
     ``out_dir/loihi.json`` and ``loihi_counts.png`` when `out_dir` is given).
 
     model: a model file path (.npz/.onnx, converted here with `threshold` fitted for `timesteps`), a
-    conversion.ir.Graph, or a converted SpikingNetwork (analog Dense chain). dataset: a --data spec or
+    conversion.ir.Graph, or a converted SpikingNetwork (analog chain of Dense or Conv2d (+ AvgPool2d) +
+    ReLU layers). dataset: a --data spec or
     (x, y[, x_calib]). Everything is validated (Loihi limits included) before Lava starts.
     """
     check_seed(seed)
@@ -219,7 +225,7 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str,
         "quantisation_error": quantisation_table(net) if mode == "fixed" else [],
         "output_readout_mean": np.mean(output_real, axis=0),
         "workloads": [{**_workload(f"snn-lava-{mode}", weights, names, lava.neuron_counts, len(x), timesteps,
-                                   mode, x.shape[1]),
+                                   mode, x.shape[1], [seg.convolutional for seg in lower(snn)]),
                        **({"mapping": {k: mapping[k] for k in ("method", *MAPPING_NUMBERS)}}
                           if "error" not in mapping else {})}],
     }

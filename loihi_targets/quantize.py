@@ -1,38 +1,32 @@
-"""Quantise converted networks to Loihi's integer limits and range-check integer networks.
+"""The Loihi-facing quantisation entry: a converted network -> a fixed-point network that fits Loihi 1,
+every limit checked before any Lava object exists.
 
-Loihi 1 / Lava 0.10.0 limits (``LIMITS``): 8-bit mixed-sign weight mantissa (even integers in
-[-256, 254]) with a weight exponent in [-7, 7]; 12-bit du, dv; 17-bit threshold mantissa compared as
-vth << 6; 13-bit signed bias mantissa with a 3-bit exponent; 24-bit u and v. Lava checks none of
-them and a bad value can hang its runtime, so :func:`check_limits` runs before any Lava object
-exists: the value ranges and worst-case u/v (``conversion.fixed_point.check_limits``) and the
-per-core resources of ``loihi_targets.mapper`` (compartments, input and output axons, synapse memory,
-cores per chip; without this a 5000-wide layer feeding one neuron ran every Lava step and only then
-failed on 4,096 input axons). :func:`quantize` also refuses a layer whose weights mostly round to zero
-(``ZERO_WEIGHT_SHARE_LIMIT``). The arithmetic lives in :mod:`conversion.fixed_point` (the conversion
-engine's fixed mode uses it too, and conversion must not import this package); this module is the
-Loihi-facing entry.
+The quantiser and the parameter limits themselves live in the conversion stage
+(:mod:`conversion.fixed_point.quantiser`, :mod:`conversion.fixed_point.limits`): the conversion engine's
+fixed mode runs them, and conversion must not import this package (docs/architecture.md). This module
+adds what only the Loihi target needs: the per-core resources of ``loihi_targets.mapper``
+(:func:`check_core_limits`: compartments, input and output axons, synapse memory, cores per chip;
+without it a 5000-wide layer feeding one neuron ran every Lava step and only then failed on 4,096 input
+axons), the refusal of a layer whose weights mostly round to zero (:func:`check_weight_resolution`,
+``ZERO_WEIGHT_SHARE_LIMIT``), :func:`quantize` from a converted ``SpikingNetwork`` (Dense or
+convolutional chain, :mod:`conversion.fixed_point.lowering`) and the report table.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from conversion.fixed_point import (
-    LIMITS,
-    WEIGHT_MANT_SPAN,
-    FixedPointNetwork,
-    FloatNetwork,
-    float_network,
-    quantize_network,
-    worst_case_activation,
-)
-from conversion.fixed_point import check_limits as check_value_ranges
+from conversion.fixed_point.float_reference import FloatNetwork
+from conversion.fixed_point.limits import WEIGHT_MANT_SPAN
+from conversion.fixed_point.limits import check_limits as check_value_ranges
+from conversion.fixed_point.lowering import float_network
+from conversion.fixed_point.network import FixedPointNetwork
+from conversion.fixed_point.quantiser import quantize_network
 from conversion.ir import SpikingNetwork
 from spiking_mcc.errors import HardwareLimitError
 
-__all__ = ["LIMITS", "ZERO_WEIGHT_SHARE_LIMIT", "check_core_limits", "check_limits", "check_value_ranges",
-           "check_weight_resolution", "quantize", "quantize_network", "quantisation_table",
-           "worst_case_activation"]
+__all__ = ["ZERO_WEIGHT_SHARE_LIMIT", "check_core_limits", "check_limits", "check_weight_resolution",
+           "quantize", "quantisation_table"]
 
 # A layer may lose at most this share of its non-zero weights to rounding (a weight rounds to 0 when
 # it is below half an even-mantissa step, about max|w| / 254). Measured: the digits MLP loses 15-20 %
@@ -82,7 +76,8 @@ def check_weight_resolution(real: FloatNetwork, fixed: FixedPointNetwork) -> Non
 
 def quantize(model: SpikingNetwork | FloatNetwork, timesteps: int, input_max: float | None = None,
              input_bits: int = 8, input_min: float = 0.0) -> FixedPointNetwork:
-    """A converted SpikingNetwork (analog Dense chain) or a FloatNetwork -> FixedPointNetwork.
+    """A converted SpikingNetwork (analog chain of Dense/Conv2d/AvgPool2d + ReLU) or a FloatNetwork ->
+    FixedPointNetwork.
 
     input_max: the largest real input (default: the network's input_scale for a SpikingNetwork,
     1.0 otherwise); a negative input_min splits inputs into [x+, x-] channels. Raises

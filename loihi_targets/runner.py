@@ -62,7 +62,9 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion.fixed_point import FixedPointNetwork, FloatNetwork, network_to_arrays
+from conversion.fixed_point.arrays import network_to_arrays
+from conversion.fixed_point.float_reference import FloatNetwork
+from conversion.fixed_point.network import FixedPointNetwork
 from loihi_targets.quantize import check_core_limits, check_limits
 from spiking_mcc.errors import DataError, ParameterError, SimulatorError
 from spiking_mcc.interrupts import check_interrupted

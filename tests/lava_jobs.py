@@ -20,8 +20,8 @@ JOB_SCRIPT = Path(__file__).resolve()
 
 def small_network(seed: int = 0):
     """A 20-16-5 quantised chain (reset by subtraction, membrane readout) and 3 inputs in [0, 1]."""
-    from conversion.fixed_point import FloatLayer, FloatNetwork
-    from loihi_targets.quantize import quantize_network
+    from conversion.fixed_point.float_reference import FloatLayer, FloatNetwork
+    from conversion.fixed_point.quantiser import quantize_network
 
     rng = np.random.default_rng(seed)
     layers = (FloatLayer(name="h", weight=rng.normal(0, .3, (16, 20)), bias=np.full(16, .2), v_th=1.0),

@@ -15,7 +15,9 @@ import numpy as np
 import psutil
 import pytest
 
-from conversion.fixed_point import float_network, simulate_fixed, simulate_float
+from conversion.fixed_point.float_reference import simulate_float
+from conversion.fixed_point.lowering import float_network
+from conversion.fixed_point.simulate import simulate_fixed
 from loihi_targets import runner
 from loihi_targets.quantize import quantize
 from loihi_targets.runner import run_lava
@@ -192,8 +194,8 @@ def test_cli_loihi_bad_input_exits_2_without_lava(tmp_path, cli, trained, monkey
 
 
 def test_fixed_pt_equals_engine_with_signed_input_and_leak():
-    from conversion.fixed_point import FloatLayer, FloatNetwork
-    from loihi_targets.quantize import quantize_network
+    from conversion.fixed_point.float_reference import FloatLayer, FloatNetwork
+    from conversion.fixed_point.quantiser import quantize_network
 
     rng = np.random.default_rng(5)
     layers = (FloatLayer(name="h", weight=rng.normal(0, .3, (16, 20)), bias=rng.normal(.2, .1, 16), v_th=1.0,

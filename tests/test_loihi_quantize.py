@@ -8,21 +8,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from conversion.fixed_point import (
-    UV_HALF,
-    FixedPointLayer,
-    FixedPointNetwork,
-    FloatLayer,
-    FloatNetwork,
-    dense_activation,
-    lif_step,
-    network_from_arrays,
-    network_to_arrays,
-    simulate_fixed,
-    simulate_float,
-    wrap_current,
-)
-from loihi_targets.quantize import LIMITS, check_limits, quantize, quantize_network
+from conversion.fixed_point.arithmetic import UV_HALF, dense_activation, lif_step, wrap_current
+from conversion.fixed_point.arrays import network_from_arrays, network_to_arrays
+from conversion.fixed_point.float_reference import FloatLayer, FloatNetwork, simulate_float
+from conversion.fixed_point.limits import LIMITS
+from conversion.fixed_point.network import FixedPointLayer, FixedPointNetwork
+from conversion.fixed_point.quantiser import quantize_network
+from conversion.fixed_point.simulate import simulate_fixed
+from loihi_targets.quantize import check_limits, quantize
 from spiking_mcc.errors import DataError, HardwareLimitError
 
 T = 8
@@ -201,7 +194,7 @@ def test_a_layer_quantised_mostly_to_zero_is_refused_with_its_name():
 
 def test_trained_digits_layers_keep_most_of_their_weights(digits_snn, digits_fixed):
     """The real networks the README quotes pass the resolution check with a margin."""
-    from conversion.fixed_point import float_network
+    from conversion.fixed_point.lowering import float_network
 
     for real, fixed in zip(float_network(digits_snn[0]).layers, digits_fixed.layers):
         lost = np.mean(fixed.weight_mant[:, :real.weight.shape[1]][real.weight != 0] == 0)

@@ -2,13 +2,19 @@
 
 ANN-to-SNN conversion keeps the residual charge at a spike (v <- v - v_th), which Lava's LIF
 (v <- 0) loses. Periodic reset (every `reset_interval` steps at phase `reset_offset`) sets u <- 0 and
-v <- v_init. The models subclass Lava's own LIFReset models and override only the reset.
+v <- v_init. The two models derive from Lava's own abstract LIF models (``AbstractPyLifModelFloat``,
+``AbstractPyLifModelFixed``: the sub-threshold dynamics, bias scaling and bit widths), on one shared
+base that holds the periodic reset and the subtraction; they differ only in the threshold's units
+(``vth`` in floating point, ``vth << 6`` in fixed point, as Lava's LIFReset models).
 """
 
 import numpy as np
-from lava.magma.core.decorator import implements
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.ports import PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-from lava.proc.lif.models import PyLifResetModelBitAcc, PyLifResetModelFloat
+from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
 from lava.proc.lif.process import LIFReset
 
 
@@ -21,28 +27,59 @@ class LIFResetSubtract(LIFReset):
         self.proc_params["v_init"] = v_init
 
 
-class _SubtractResetMixin:
-    """Shared by both models: the membrane starts each window at v_init (LIFReset has just zeroed it)."""
+class _PeriodicResetSubtract:
+    """Shared by both models: at the window's first step u <- 0 and v <- v_init, then Lava's
+    sub-threshold dynamics, spike where v > threshold, v <- v - threshold."""
 
-    def subthr_dynamics(self, activation_in: np.ndarray) -> None:
+    def __init__(self, proc_params) -> None:
+        super().__init__(proc_params)
+        self.reset_interval = proc_params["reset_interval"]
+        self.reset_offset = proc_params["reset_offset"] % self.reset_interval
+
+    def threshold(self):
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Per-step scaling before the dynamics (fixed point: bias and threshold shifts)."""
+
+    def spiking_activation(self) -> np.ndarray:
+        return self.v > self.threshold()
+
+    def reset_voltage(self, spike_vector: np.ndarray) -> None:
+        self.v[spike_vector] -= self.threshold()
+
+    def run_spk(self) -> None:
+        a_in_data = self.a_in.recv()
         if (self.time_step % self.reset_interval) == self.reset_offset:
+            self.u[:] = 0
             self.v[:] = self.proc_params["v_init"]
-        super().subthr_dynamics(activation_in)
-
-
-# The parents already implement LIFReset; clearing `implements_process` lets @implements re-target the
-# subclass. Resources and tags ("floating_pt" / "fixed_pt", "bit_accurate_loihi") are inherited.
-@implements(proc=LIFResetSubtract, protocol=LoihiProtocol)
-class PyLifResetSubtractFloat(_SubtractResetMixin, PyLifResetModelFloat):
-    implements_process = None
-
-    def reset_voltage(self, spike_vector: np.ndarray) -> None:
-        self.v[spike_vector] -= self.vth
+        self.prepare()
+        self.subthr_dynamics(activation_in=a_in_data)
+        s_out = self.spiking_activation()
+        self.reset_voltage(spike_vector=s_out)
+        self.s_out.send(s_out)
 
 
 @implements(proc=LIFResetSubtract, protocol=LoihiProtocol)
-class PyLifResetSubtractBitAcc(_SubtractResetMixin, PyLifResetModelBitAcc):
-    implements_process = None
+@requires(CPU)
+@tag("floating_pt")
+class PyLifResetSubtractFloat(_PeriodicResetSubtract, AbstractPyLifModelFloat):
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    vth: float = LavaPyType(float, float)
 
-    def reset_voltage(self, spike_vector: np.ndarray) -> None:
-        self.v[spike_vector] -= self.effective_vth
+    def threshold(self) -> float:
+        return self.vth
+
+
+@implements(proc=LIFResetSubtract, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_accurate_loihi", "fixed_pt")
+class PyLifResetSubtractBitAcc(_PeriodicResetSubtract, AbstractPyLifModelFixed):
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    vth: int = LavaPyType(int, np.int32, precision=17)
+
+    def prepare(self) -> None:
+        self.scale_bias()
+
+    def threshold(self) -> int:
+        return int(self.vth) << self.vth_shift

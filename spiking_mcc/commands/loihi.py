@@ -12,7 +12,8 @@ HELP = "run a converted network as Lava processes (Loihi fixed or float point) a
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL",
-                        help="trained model file: .npz sequential-v1 or .onnx (a Dense/ReLU chain), an "
+                        help="trained model file: .npz sequential-v1 or .onnx (a chain of Dense or Conv2d "
+                             "+ ReLU layers, average pooling and Flatten between them; docs/loihi.md), an "
                              "MCC file from `spiking-mcc train --model mcc` (two-point units, "
                              "docs/twopoint_unit.md), or a spiking .nir graph, run as given "
                              "(docs/conversion.md, NIR)")
@@ -24,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Lava ProcessModels: bit-accurate Loihi fixed point or floating point")
     parser.add_argument("--threshold", default=None,
                         help="threshold method for conversion: max, percentile, channel, distribution "
-                             "(default: percentile for Dense chains, distribution for MCC files)")
+                             "(default: percentile for Dense/CNN chains, distribution for MCC files)")
     parser.add_argument("--timeout-s", type=finite_float, default=300.0,
                         help="kill the Lava run after this many seconds (default: 300)")
     parser.add_argument("--dt", type=float, default=None, help=".nir input: time step for r and tau")
