@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OUT ?= results
 
-.PHONY: venv demo test quick lint bench notebooks clean interop
+.PHONY: venv demo test quick lint bench notebooks notebooks-store clean interop
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -26,8 +26,11 @@ interop: venv  ## NIR with snnTorch, Norse, sinabs, SpikingJelly in a Python 3.1
 bench: venv
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
-notebooks: venv
+notebooks: venv  ## execute the notebooks (and check their stored outputs)
 	$(PY) -m pytest tests/test_notebooks.py
+
+notebooks-store: venv  ## re-execute notebooks/*.ipynb and store them with their outputs
+	$(PY) scripts/execute_notebooks.py
 
 clean:
 	rm -rf $(VENV) .venv-interop build/interop results results-quick .pytest_cache
