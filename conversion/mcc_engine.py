@@ -36,6 +36,7 @@ from conversion.twopoint_spiking import (
 from conversion.twopoint_unit import ACT_SHIFT, reset_state, unit_step
 from spiking_mcc.errors import ParameterError
 from spiking_mcc.limits import check_timesteps
+from spiking_mcc.workload import LayerWorkload, Workload
 
 MODES = ("float", "fixed")
 
@@ -219,12 +220,14 @@ def workloads(net: SpikingNetwork, results: list[SimulationResult], model: str) 
     def public(entry: dict, **numbers) -> dict:
         return {k: v for k, v in entry.items() if not k.startswith("_")} | numbers
 
-    out = [{"name": "ann", "model": model, "kind": "ann", "timesteps": 1,
-            "layers": [public(b, synaptic_events=0.0, spikes=0.0, analog_input=True) for b in base]}]
+    out = [Workload("ann", model, "ann", 1,
+                    tuple(LayerWorkload(**public(b, synaptic_events=0.0, spikes=0.0, analog_input=True))
+                          for b in base))]
     for result in results:
-        layers = [public(b, synaptic_events=float(np.mean(result.synaptic_events[b["name"]])),
-                         spikes=float(np.mean(result.spikes[b["_population"]])) if b["_population"] else 0.0)
-                  for b in base]
-        out.append({"name": f"snn-T{result.timesteps}", "model": model, "kind": "snn",
-                    "timesteps": result.timesteps, "layers": layers})
-    return out
+        layers = tuple(LayerWorkload(**public(
+            b, synaptic_events=float(np.mean(result.synaptic_events[b["name"]])),
+            spikes=float(np.mean(result.spikes[b["_population"]]))
+            if b["_population"] else 0.0))
+                       for b in base)
+        out.append(Workload(f"snn-T{result.timesteps}", model, "snn", result.timesteps, layers))
+    return [w.to_dict() for w in out]

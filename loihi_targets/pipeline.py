@@ -27,6 +27,7 @@ from loihi_targets.figures import plot_report
 from loihi_targets.mapper import map_cores
 from spiking_mcc.errors import DataError, ModelError, ParameterError
 from spiking_mcc.limits import check_seed
+from spiking_mcc.workload import LayerWorkload, Workload
 
 MODES = ("fixed", "float")
 DEFAULT_TIMEOUT_S = 300.0
@@ -107,11 +108,10 @@ def _workload(name: str, weights: list[np.ndarray], names: list[str], neuron_cou
         events = float(neuron_counts[i - 1] @ synapses_per_source) / n_samples if i > 0 else 0.0
         fan_out = float(np.mean((weights[i + 1] != 0).sum(axis=0))) if i + 1 < len(weights) else 0.0
         spikes = float(neuron_counts[i].sum()) / n_samples if i < len(neuron_counts) else 0.0
-        rows.append({"name": layer_name, "neurons": int(n_out), "fan_in": int(n_in), "fan_out": fan_out,
-                     "macs": float(n_out * n_in), "synaptic_events": events, "spikes": spikes,
-                     "analog_input": i == 0})
-    return {"name": name, "model": "snn", "kind": "snn", "timesteps": int(timesteps), "layers": rows,
-            "source": f"Lava {mode} spike counts"}
+        rows.append(LayerWorkload(layer_name, int(n_out), int(n_in), fan_out, float(n_out * n_in), events,
+                                  spikes, analog_input=i == 0))
+    return Workload(name, "snn", "snn", int(timesteps), tuple(rows),
+                    source=f"Lava {mode} spike counts").to_dict()
 
 
 def _map_chain(weights: list[np.ndarray], names: list[str], neuron_spikes: list[np.ndarray]) -> dict:
