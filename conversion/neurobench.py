@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from conversion import engine
 from conversion.engine import SimulationResult
 from conversion.ir import Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, SpikingNetwork
 from spiking_mcc.errors import ModelError
@@ -82,18 +83,50 @@ def neuron_layers(net: SpikingNetwork) -> list[str]:
 
 
 def metrics(net: SpikingNetwork, x: np.ndarray, result: SimulationResult) -> dict:
-    """NeuroBench's metrics per sample for one T of `result` (engine output on inputs `x`). A figure the
-    result cannot give (MembraneUpdates from a run that did not record membrane changes) is None."""
+    """NeuroBench's metrics per sample for one T of `result` (float-engine output on inputs `x`)."""
+    missing = [m for m in net.graph.weighted_layers() if m not in result.nonzero_synops]
+    if missing:
+        raise ModelError(f"layer '{missing[0]}': the simulation result has no per-step synaptic operations "
+                         "(only the float engine records them)")
+    return from_counts(net, x, result.timesteps,
+                       {m: float(np.mean(v)) for m, v in result.nonzero_synops.items()},
+                       {p: float(np.mean(v)) for p, v in result.spikes.items()},
+                       {p: float(np.mean(v)) for p, v in result.membrane_updates.items()})
+
+
+def from_lava_counts(net: SpikingNetwork, x: np.ndarray, timesteps: int,
+                     neuron_counts: list[np.ndarray]) -> dict:
+    """NeuroBench's metrics of an analog Dense chain from Lava's spike counts per neuron (summed over the
+    samples x, one array per population in chain order). Lava returns no membranes: MembraneUpdates None."""
+    graph = net.graph
+    chain = net.dense_chain()
+    fanouts = engine.fanout_maps(graph)
+    x = np.asarray(x).reshape(len(x), -1)
+    first, input_name = chain[0][0].name, next(iter(graph.inputs))
+    operations = {first: timesteps * float(np.mean((x != 0) @ np.ravel(fanouts[first][input_name])))}
+    spikes = {}
+    for k, (dense, population) in enumerate(chain):
+        if population is not None:
+            spikes[population] = float(np.sum(neuron_counts[k])) / len(x)
+        if k > 0:
+            source = chain[k - 1][1]
+            synapses = np.ravel(fanouts[dense.name][source])
+            operations[dense.name] = float(neuron_counts[k - 1] @ synapses) / len(x)
+    return from_counts(net, x, timesteps, operations, spikes, None)
+
+
+def from_counts(net: SpikingNetwork, x: np.ndarray, timesteps: int, operations: dict[str, float],
+                spikes: dict[str, float], membrane_updates: dict[str, float] | None) -> dict:
+    """NeuroBench's metrics per sample from per-layer counts per sample: `operations` (non-zero input x
+    non-zero weight pairs over all steps, per weighted layer), `spikes` and `membrane_updates` (per neuron
+    layer; None or a missing layer: that metric is None)."""
     graph = net.graph
     layers = graph.weighted_layers()
-    t = result.timesteps
+    t = timesteps
     ac = mac = 0.0
     by_layer = {}
     for layer in layers:
-        if layer not in result.nonzero_synops:
-            raise ModelError(f"layer '{layer}': the simulation result has no per-step synaptic operations "
-                             "(run the float engine)")
-        ops = float(np.mean(result.nonzero_synops[layer]))
+        ops = operations[layer]
         spiking = binary_input(graph, layer, x, net.encoding)
         by_layer[layer] = {"operations": ops, "kind": "AC" if spiking else "MAC",
                            "dense": t * dense_synapses(graph, layer)}
@@ -102,11 +135,13 @@ def metrics(net: SpikingNetwork, x: np.ndarray, result: SimulationResult) -> dic
         else:
             mac += ops
     hooked = neuron_layers(net)
-    fired = sum(float(np.mean(result.spikes[p])) for p in hooked)
-    outputs = sum(int(np.prod(graph.shapes[p])) for p in hooked) * t
+    sparsity = None
+    if all(p in spikes for p in hooked):
+        outputs = sum(int(np.prod(graph.shapes[p])) for p in hooked) * t
+        sparsity = 1.0 - sum(spikes[p] for p in hooked) / outputs if outputs else 0.0
     updates = None
-    if all(p in result.membrane_updates for p in hooked):
-        updates = sum(float(np.mean(result.membrane_updates[p])) for p in hooked)
+    if membrane_updates is not None and all(p in membrane_updates for p in hooked):
+        updates = sum(membrane_updates[p] for p in hooked)
     weights = [graph.nodes[layer].weight for layer in layers]
     biases = [graph.nodes[layer].bias for layer in layers]
     n_weights = sum(w.size for w in weights)
@@ -115,7 +150,7 @@ def metrics(net: SpikingNetwork, x: np.ndarray, result: SimulationResult) -> dic
         "Effective_ACs": ac,
         "Effective_MACs": mac,
         "Dense": float(sum(v["dense"] for v in by_layer.values())),
-        "ActivationSparsity": 1.0 - fired / outputs if outputs else 0.0,
+        "ActivationSparsity": sparsity,
         "MembraneUpdates": updates,
         "ConnectionSparsity": float(sum(w.size - np.count_nonzero(w) for w in weights) / n_weights),
         "Footprint": FLOAT_BYTES * int(n_weights + sum(b.size for b in biases)),

@@ -83,6 +83,11 @@ class Device:
     def has_noc(self) -> bool:
         return self.noc_tile_j > 0 or self.hop_ew_j > 0 or self.hop_ns_j > 0
 
+    @property
+    def has_event_times(self) -> bool:
+        """Times per event-based operation are given (time per inference needs the core mapping)."""
+        return self.synop_s is not None and self.neuron_s is not None
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -206,7 +206,7 @@ def energy_report(
         int8_ann = time_and_power(int8_ann_j, inference_time(workload, int8, False, None), int8.static_w, 1)
         spiking = workload.kind != "ann"
         noc = None
-        if spiking and any(table[d].has_noc for d in chosen):
+        if spiking and any(table[d].has_noc or table[d].has_event_times for d in chosen):
             noc = workload.mapping or workload_mapping(workload, method=mapper)
             if "error" in noc:
                 notes.append(f"{workload.name}: does not fit Loihi ({noc['error']}); NoC energy omitted")

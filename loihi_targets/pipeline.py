@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion import neurobench
 from conversion.fixed_point import (
     FixedPointNetwork,
     FloatNetwork,
@@ -218,6 +219,8 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str,
         "per_layer": per_layer,
         "quantisation_error": quantisation_table(net) if mode == "fixed" else [],
         "output_readout_mean": np.mean(output_real, axis=0),
+        "neurobench": {"lava": neurobench.from_lava_counts(snn, x, timesteps, lava.neuron_counts),
+                       "float_engine": neurobench.metrics(snn, x, reference)},
         "workloads": [{**_workload(f"snn-lava-{mode}", weights, names, lava.neuron_counts, len(x), timesteps,
                                    mode, x.shape[1]),
                        **({"mapping": {k: mapping[k] for k in ("method", *MAPPING_NUMBERS)}}

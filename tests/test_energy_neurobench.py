@@ -88,3 +88,13 @@ def test_binary_input_samples_make_the_first_layer_an_ac():
     assert neurobench.binary_input(graph, "fc1", np.array([[1.0, 0.0]]), "analog")
     assert not neurobench.binary_input(graph, "fc1", np.array([[0.5, 0.0]]), "analog")
     assert neurobench.binary_input(graph, "o", np.array([[0.5, 0.0]]), "analog")
+
+
+def test_lava_spike_counts_give_the_same_metrics_but_no_membrane_updates():
+    graph = Graph.sequential((3,), [Dense([[1, 0, 2], [0, 3, 0]], [0, 0], "fc1"), ReLU(name="r1"),
+                                    Dense([[1, 1], [0, 2]], [0, 0], "fc2")])
+    x = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]])
+    # per-neuron spike totals over both samples, as Lava returns them: n0 3 (sample 1), n1 3 (sample 2)
+    m = neurobench.from_lava_counts(_net(graph), x, 3, [np.array([3.0, 3.0])])
+    assert (m["Effective_MACs"], m["Effective_ACs"], m["ActivationSparsity"]) == pytest.approx((4.5, 4.5, 0.5))
+    assert m["MembraneUpdates"] is None
