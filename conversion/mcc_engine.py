@@ -182,7 +182,7 @@ def simulate(net: SpikingNetwork, inputs: dict[str, np.ndarray], timesteps: int 
 
 # -- energy workloads -------------------------------------------------------------------------------------
 def workloads(net: SpikingNetwork, results: list[SimulationResult], model: str) -> list[dict]:
-    """COMMON workloads: one "ann" (dense MACs incl. context) and one "snn" per T.
+    """Energy workloads (spiking_mcc.workload): one "ann" (dense MACs incl. context) and one "snn" per T.
 
     A two-point layer gives two entries: ``{name}`` (basal compartment and soma: receptive-field MACs and
     events, somatic spikes) and ``{name}_context`` (apical compartment: context MACs and events, the

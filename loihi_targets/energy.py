@@ -22,9 +22,9 @@ step, every synapse a MAC, every neuron one update (Dense 784->128 on "cpu": 8.6
 = 8.64e-4 J). Every workload also gets the same network's ANN cost on cmos45-int8 (``int8_ann_j``):
 the bar an SNN has to beat.
 
-Workload contract (docs/energy.md): {"name", "model", "kind": ann|snn|transmissions, "timesteps", "layers":
-[{"name", "neurons", "fan_in", "fan_out", "macs", "synaptic_events", "spikes", "analog_input"}]}; an
-optional per-layer "compartments" (default 2 for model "mcc", else 1) feeds the mapper.
+Workloads: `spiking_mcc.workload.Workload` (docs/energy.md, "The workload contract"; events counted on
+the receiving layer). Time, power and energy-delay product per inference: :func:`inference_time` and
+:func:`time_and_power` (docs/energy.md, "Time and power"), from the device's sourced times only.
 """
 
 from __future__ import annotations
