@@ -212,7 +212,7 @@ def _validate(net: SpikingNetwork, timesteps, mode: str, maxpool: str) -> list[i
 
 
 def _run_batch(net: SpikingNetwork, x: np.ndarray, steps: list[int], rng: np.random.Generator,
-               maxpool: str, fanouts: dict) -> list[dict]:
+               maxpool: str, fanouts: dict, neurobench: bool = False) -> list[dict]:
     graph = net.graph
     input_name = next(iter(graph.inputs))
     output = graph.outputs[0]
@@ -231,10 +231,10 @@ def _run_batch(net: SpikingNetwork, x: np.ndarray, steps: list[int], rng: np.ran
     readout = np.zeros((n,) + graph.shapes[output])
     out_v = np.full_like(readout, net.init_membrane_fraction * net.output_v_th)
     out_counts = np.zeros_like(readout) if net.readout == "counts" else None
-    synapses_in = {m: _synapse_counts(graph, m, graph.predecessors(m)[0]).ravel()
-                   for m in graph.weighted_layers() if not isinstance(graph.nodes[m], TwoPoint)}
+    counted = [m for m in graph.weighted_layers() if neurobench and not isinstance(graph.nodes[m], TwoPoint)]
+    synapses_in = {m: _synapse_counts(graph, m, graph.predecessors(m)[0]).ravel() for m in counted}
     nonzero_synops = {m: np.zeros(n) for m in synapses_in}
-    updates = {p: np.zeros(n) for p in pops + ([output] if out_counts is not None else [])}
+    updates = {p: np.zeros(n) for p in pops + ([output] if out_counts is not None else []) if neurobench}
     snapshots = []
     ann = None
     for t in range(1, steps[-1] + 1):
@@ -254,7 +254,8 @@ def _run_batch(net: SpikingNetwork, x: np.ndarray, steps: list[int], rng: np.ran
                 membrane[name], spikes = if_step(membrane[name], values[graph.predecessors(name)[0]],
                                                  net.v_th[name], net.layer_leak.get(name, net.leak),
                                                  net.reset)
-                updates[name] += _changed(before, membrane[name], t)
+                if neurobench:
+                    updates[name] += _changed(before, membrane[name], t)
                 counts[name] += spikes
                 values[name] = spikes * net.output_scale[name]
             elif name in gates:
@@ -278,7 +279,8 @@ def _run_batch(net: SpikingNetwork, x: np.ndarray, steps: list[int], rng: np.ran
             out_v, out_spikes = if_step(out_v, values[output], net.output_v_th,
                                         net.layer_leak.get(output, net.leak), net.reset)
             out_counts += out_spikes
-            updates[output] += _changed(before, out_v, t)
+            if neurobench:
+                updates[output] += _changed(before, out_v, t)
         if t in steps:
             ann = ann if ann is not None else ops.forward(graph, x)
             snapshots.append(_snapshot(net, t, ann, readout, out_counts, counts, fanouts)
@@ -320,9 +322,11 @@ def _snapshot(net: SpikingNetwork, t: int, ann: dict, readout, out_counts, count
 
 def simulate(net: SpikingNetwork, x: np.ndarray, timesteps: int | list[int], seed: int = 0,
              batch_size: int = 512, mode: str = "float", maxpool: str = "gated",
-             progress: bool = False) -> list[SimulationResult]:
+             progress: bool = False, neurobench: bool = False) -> list[SimulationResult]:
     """Run the converted network on x (N, features or input shape) for max(timesteps) steps and return
-    one SimulationResult per requested T (read out after T steps of the same run)."""
+    one SimulationResult per requested T (read out after T steps of the same run). neurobench: also count
+    per step what NeuroBench's metrics need (`nonzero_synops`, `membrane_updates`; conversion/neurobench.py),
+    float mode only; off by default, since it costs up to ~2x on a small MLP."""
     check_seed(seed)
     steps = _validate(net, timesteps, mode, maxpool)
     if mode == "fixed":
@@ -340,7 +344,8 @@ def simulate(net: SpikingNetwork, x: np.ndarray, timesteps: int | list[int], see
         from tqdm import tqdm
 
         batches = tqdm(batches, desc=f"simulate T<={steps[-1]}", unit="batch", leave=False)
-    per_batch = [_run_batch(net, x[i:i + batch_size], steps, rng, maxpool, fanouts) for i in batches]
+    per_batch = [_run_batch(net, x[i:i + batch_size], steps, rng, maxpool, fanouts, neurobench)
+                 for i in batches]
     return [_merge(net, [b[k] for b in per_batch], len(x), fanouts) for k in range(len(steps))]
 
 

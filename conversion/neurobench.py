@@ -87,7 +87,7 @@ def metrics(net: SpikingNetwork, x: np.ndarray, result: SimulationResult) -> dic
     missing = [m for m in net.graph.weighted_layers() if m not in result.nonzero_synops]
     if missing:
         raise ModelError(f"layer '{missing[0]}': the simulation result has no per-step synaptic operations "
-                         "(only the float engine records them)")
+                         "(run engine.simulate with neurobench=True, float mode)")
     return from_counts(net, x, result.timesteps,
                        {m: float(np.mean(v)) for m, v in result.nonzero_synops.items()},
                        {p: float(np.mean(v)) for p, v in result.spikes.items()},

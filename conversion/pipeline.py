@@ -241,7 +241,7 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
         check_interrupted()  # a safe point: SIGINT/SIGTERM/SIGHUP stop here (spiking_mcc.interrupts)
         net = thresholds.convert(graph, data.x_calib, threshold, timesteps=group[-1],
                                  percentile=percentile, granularity=granularity, **neuron)
-        results += engine.simulate(net, x_test, group, seed=seed, progress=progress)
+        results += engine.simulate(net, x_test, group, seed=seed, progress=progress, neurobench=True)
         nets.append(net)
     summary = {
         "model": model_name, "data": data.name, "threshold": threshold, "percentile": percentile,
@@ -301,7 +301,7 @@ def evaluate_nir(path: str | os.PathLike, dataset, timesteps: list[int], out_dir
     x_test, y_test = data.x_test[:samples], data.y_test[:samples]
     ops.check_input(net.graph, x_test[:1], f"{data.name} test data")
     out = ensure_dir(out_dir)
-    results = engine.simulate(net, x_test, steps, seed=seed, progress=progress)
+    results = engine.simulate(net, x_test, steps, seed=seed, progress=progress, neurobench=True)
     entries = [dict(snn_entry(r, y_test, 0.0), accuracy_loss_points=None) for r in results]
     summary = {
         "model": Path(path).name, "data": data.name, "threshold": "as given (NIR)", "seed": seed,

@@ -185,7 +185,7 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str,
     comparison = _compare(engine_window, engine_neuron, engine.output, lava)
     from conversion import engine as conversion_engine
 
-    reference = conversion_engine.simulate(snn, x, [timesteps], seed=seed, mode="float")[0]
+    reference = conversion_engine.simulate(snn, x, [timesteps], seed=seed, mode="float", neurobench=True)[0]
     names = [layer.name for layer in net.layers]
     spikes_per_sample = [float(np.mean(c)) for c in lava.window_counts]
     weights = [layer.weight_mant if mode == "fixed" else layer.weight for layer in net.layers]

@@ -8,6 +8,7 @@ import pytest
 
 from conversion import engine, neurobench
 from conversion.ir import AvgPool2d, Conv2d, Dense, Flatten, Graph, ReLU, SpikingNetwork
+from spiking_mcc.errors import ModelError
 
 
 def _net(graph: Graph, readout: str = "membrane") -> SpikingNetwork:
@@ -21,7 +22,7 @@ def test_mlp_with_zero_weights_and_zero_inputs_counts_as_by_hand():
     graph = Graph.sequential((3,), [Dense([[1, 0, 2], [0, 3, 0]], [0, 0], "fc1"), ReLU(name="r1"),
                                     Dense([[1, 1], [0, 2]], [0, 0], "fc2")])
     x = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]])
-    result = engine.simulate(_net(graph), x, [3])[0]
+    result = engine.simulate(_net(graph), x, [3], neurobench=True)[0]
     m = neurobench.metrics(_net(graph), x, result)
     # sample 1: current [2, 0]: neuron 0 spikes every step (3), neuron 1 never moves.
     #   fc1 (analog, MAC) per step: x0 (1 synapse) + x2 (1) = 2 -> 6; fc2 (AC): spike of n0 x 1 synapse -> 3
@@ -45,7 +46,7 @@ def test_counts_readout_makes_the_output_a_neuron_layer():
     graph = Graph.sequential((1,), [Dense([[2.0]], [0], "fc1"), ReLU(name="r1"), Dense([[1.0]], [0], "out")])
     net = _net(graph, readout="counts")
     x = np.array([[1.0]])
-    m = neurobench.metrics(net, x, engine.simulate(net, x, [2])[0])
+    m = neurobench.metrics(net, x, engine.simulate(net, x, [2], neurobench=True)[0])
     # r1: current 2 -> spikes at both steps; out: current 1 per spike, v_th 1 -> spikes at both steps
     assert m["neuron_layers"] == ["r1", "out"]
     assert m["ActivationSparsity"] == pytest.approx(0.0)
@@ -61,7 +62,7 @@ def test_conv_and_average_pooling_count_as_by_hand():
                                          Dense([[2.0], [0.0]], [0, 0], "fc")])
     x = np.array([[1.0, 0.0, 0.0, 0.5]])
     net = _net(graph)
-    result = engine.simulate(net, x, [3])[0]
+    result = engine.simulate(net, x, [3], neurobench=True)[0]
     m = neurobench.metrics(net, x, result)
     # conv: each input position meets each of the 2 non-zero taps once; non-zero inputs 1 and 0.5 -> 4 per
     # step (analog, MAC) -> 12. Currents y = x[i-1, j-1] + x[i, j]: 1 at (0,0), 1.5 at (1,1), 0.5 at (2,2).
@@ -110,7 +111,14 @@ def test_digits_mlp_reproduces_the_neurobench_measurement_of_effective_macs():
 
     data = load_evaluation_data("digits", 0)
     net = _net(mlp(seed=0))
-    results = engine.simulate(net, data.x_test, [4, 8])
+    results = engine.simulate(net, data.x_test, [4, 8], neurobench=True)
     found = [neurobench.metrics(net, data.x_test, r)["Effective_MACs"] for r in results]
     assert [round(v) for v in found] == [16733, 33467]
     assert sum(results[0].analog_macs.values()) == 8192.0
+
+
+def test_a_run_without_the_per_step_counts_is_refused_not_guessed():
+    graph = Graph.sequential((1,), [Dense([[2.0]], [0], "fc1"), ReLU(name="r1"), Dense([[1.0]], [0], "out")])
+    x = np.array([[1.0]])
+    with pytest.raises(ModelError, match="layer 'fc1': .* neurobench=True"):
+        neurobench.metrics(_net(graph), x, engine.simulate(_net(graph), x, [2])[0])
