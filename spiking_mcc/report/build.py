@@ -457,7 +457,7 @@ def _energy(run: RunFolder, doc: Document, own: dict[str, Path]) -> None:
                        "Energy per inference on each device (log scale), one bar per workload; the shaded "
                        "last group is each workload's network as an INT8 ANN on 45 nm CMOS (energy.json)."))
     int8 = {w["name"]: w for w in energy.get("workloads", [])}
-    timed = [r for r in energy.get("rows", []) if r.get("time_s") is not None]
+    timed = [r for r in energy.get("rows", []) if r.get("time_s") is not None and r.get("event_based")]
     if timed:  # J, s and W side by side where a source gives times (docs/energy.md, "Time and power")
         row_keys = ("energy_j", "time_s", "power_w", "edp_js")
         int8_keys = ("int8_ann_j", "int8_ann_s", "int8_ann_w")
