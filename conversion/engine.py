@@ -156,6 +156,10 @@ class SimulationResult:
     firing_rate: dict[str, float]
     activation_error: dict[str, float]
     analog_macs: dict[str, float] = field(default_factory=dict)
+    # NeuroBench's per-step counts (conversion/neurobench.py), per sample: non-zero inputs x their non-zero
+    # synapses summed over steps (per weighted layer); membrane updates (per population and spiking output)
+    nonzero_synops: dict[str, np.ndarray] = field(default_factory=dict)
+    membrane_updates: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def spikes_per_sample(self) -> float:
@@ -208,7 +212,7 @@ def _validate(net: SpikingNetwork, timesteps, mode: str, maxpool: str) -> list[i
 
 
 def _run_batch(net: SpikingNetwork, x: np.ndarray, steps: list[int], rng: np.random.Generator,
-               maxpool: str, fanouts: dict) -> list[dict]:
+               maxpool: str, fanouts: dict, neurobench: bool = False) -> list[dict]:
     graph = net.graph
     input_name = next(iter(graph.inputs))
     output = graph.outputs[0]
@@ -227,6 +231,10 @@ def _run_batch(net: SpikingNetwork, x: np.ndarray, steps: list[int], rng: np.ran
     readout = np.zeros((n,) + graph.shapes[output])
     out_v = np.full_like(readout, net.init_membrane_fraction * net.output_v_th)
     out_counts = np.zeros_like(readout) if net.readout == "counts" else None
+    counted = [m for m in graph.weighted_layers() if neurobench and not isinstance(graph.nodes[m], TwoPoint)]
+    synapses_in = {m: _synapse_counts(graph, m, graph.predecessors(m)[0]).ravel() for m in counted}
+    nonzero_synops = {m: np.zeros(n) for m in synapses_in}
+    updates = {p: np.zeros(n) for p in pops + ([output] if out_counts is not None else []) if neurobench}
     snapshots = []
     ann = None
     for t in range(1, steps[-1] + 1):
@@ -242,9 +250,12 @@ def _run_batch(net: SpikingNetwork, x: np.ndarray, steps: list[int], rng: np.ran
             if name in cache:
                 values[name] = cache[name]
             elif isinstance(node, ReLU):
+                before = membrane[name]
                 membrane[name], spikes = if_step(membrane[name], values[graph.predecessors(name)[0]],
                                                  net.v_th[name], net.layer_leak.get(name, net.leak),
                                                  net.reset)
+                if neurobench:
+                    updates[name] += _changed(before, membrane[name], t)
                 counts[name] += spikes
                 values[name] = spikes * net.output_scale[name]
             elif name in gates:
@@ -258,16 +269,30 @@ def _run_batch(net: SpikingNetwork, x: np.ndarray, steps: list[int], rng: np.ran
                 values[name] = ops.apply_linear(graph, name, values)
                 if name in constant:
                     cache[name] = values[name]
+            if name in synapses_in:
+                incoming = values[graph.predecessors(name)[0]] != 0
+                nonzero_synops[name] += incoming.reshape(n, -1) @ synapses_in[name]
         readout = accumulate_readout(readout, values[output], net.layer_leak.get(output, 0.0)
                                      if out_counts is None else 0.0)
         if out_counts is not None:
+            before = out_v
             out_v, out_spikes = if_step(out_v, values[output], net.output_v_th,
                                         net.layer_leak.get(output, net.leak), net.reset)
             out_counts += out_spikes
+            if neurobench:
+                updates[output] += _changed(before, out_v, t)
         if t in steps:
             ann = ann if ann is not None else ops.forward(graph, x)
-            snapshots.append(_snapshot(net, t, ann, readout, out_counts, counts, fanouts))
+            snapshots.append(_snapshot(net, t, ann, readout, out_counts, counts, fanouts)
+                             | {"nonzero_synops": {k: v.copy() for k, v in nonzero_synops.items()},
+                                "membrane_updates": {k: v.copy() for k, v in updates.items()}})
     return snapshots
+
+
+def _changed(before: np.ndarray, after: np.ndarray, t: int) -> np.ndarray:
+    """NeuroBench's membrane updates of one step per sample: all neurons at step 1, later the changed ones."""
+    changed = np.ones_like(after) if t == 1 else (after != before)
+    return changed.reshape(len(after), -1).sum(axis=1)
 
 
 def _snapshot(net: SpikingNetwork, t: int, ann: dict, readout, out_counts, counts, fanouts) -> dict:
@@ -297,9 +322,11 @@ def _snapshot(net: SpikingNetwork, t: int, ann: dict, readout, out_counts, count
 
 def simulate(net: SpikingNetwork, x: np.ndarray, timesteps: int | list[int], seed: int = 0,
              batch_size: int = 512, mode: str = "float", maxpool: str = "gated",
-             progress: bool = False) -> list[SimulationResult]:
+             progress: bool = False, neurobench: bool = False) -> list[SimulationResult]:
     """Run the converted network on x (N, features or input shape) for max(timesteps) steps and return
-    one SimulationResult per requested T (read out after T steps of the same run)."""
+    one SimulationResult per requested T (read out after T steps of the same run). neurobench: also count
+    per step what NeuroBench's metrics need (`nonzero_synops`, `membrane_updates`; conversion/neurobench.py),
+    float mode only; off by default, since it costs up to ~2x on a small MLP."""
     check_seed(seed)
     steps = _validate(net, timesteps, mode, maxpool)
     if mode == "fixed":
@@ -317,7 +344,8 @@ def simulate(net: SpikingNetwork, x: np.ndarray, timesteps: int | list[int], see
         from tqdm import tqdm
 
         batches = tqdm(batches, desc=f"simulate T<={steps[-1]}", unit="batch", leave=False)
-    per_batch = [_run_batch(net, x[i:i + batch_size], steps, rng, maxpool, fanouts) for i in batches]
+    per_batch = [_run_batch(net, x[i:i + batch_size], steps, rng, maxpool, fanouts, neurobench)
+                 for i in batches]
     return [_merge(net, [b[k] for b in per_batch], len(x), fanouts) for k in range(len(steps))]
 
 
@@ -340,7 +368,7 @@ def _merge(net: SpikingNetwork, parts: list[dict], n_samples: int, fanouts: dict
                        if any(s in graph.inputs for s in src)}
     return SimulationResult(t, np.concatenate([p["predictions"] for p in parts]),
                             np.concatenate([p["readout"] for p in parts]), cat("spikes"), cat("events"),
-                            rates, errors, analog_macs)
+                            rates, errors, analog_macs, cat("nonzero_synops"), cat("membrane_updates"))
 
 
 def _simulate_fixed(snn: SpikingNetwork, x: np.ndarray, steps: list[int], batch_size: int = 512) -> list:

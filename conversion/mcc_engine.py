@@ -36,6 +36,7 @@ from conversion.twopoint_spiking import (
 from conversion.twopoint_unit import ACT_SHIFT, reset_state, unit_step
 from spiking_mcc.errors import ParameterError
 from spiking_mcc.limits import check_timesteps
+from spiking_mcc.workload import LayerWorkload, Workload
 
 MODES = ("float", "fixed")
 
@@ -181,7 +182,7 @@ def simulate(net: SpikingNetwork, inputs: dict[str, np.ndarray], timesteps: int 
 
 # -- energy workloads -------------------------------------------------------------------------------------
 def workloads(net: SpikingNetwork, results: list[SimulationResult], model: str) -> list[dict]:
-    """COMMON workloads: one "ann" (dense MACs incl. context) and one "snn" per T.
+    """Energy workloads (spiking_mcc.workload): one "ann" (dense MACs incl. context) and one "snn" per T.
 
     A two-point layer gives two entries: ``{name}`` (basal compartment and soma: receptive-field MACs and
     events, somatic spikes) and ``{name}_context`` (apical compartment: context MACs and events, the
@@ -219,12 +220,14 @@ def workloads(net: SpikingNetwork, results: list[SimulationResult], model: str) 
     def public(entry: dict, **numbers) -> dict:
         return {k: v for k, v in entry.items() if not k.startswith("_")} | numbers
 
-    out = [{"name": "ann", "model": model, "kind": "ann", "timesteps": 1,
-            "layers": [public(b, synaptic_events=0.0, spikes=0.0, analog_input=True) for b in base]}]
+    out = [Workload("ann", model, "ann", 1,
+                    tuple(LayerWorkload(**public(b, synaptic_events=0.0, spikes=0.0, analog_input=True))
+                          for b in base))]
     for result in results:
-        layers = [public(b, synaptic_events=float(np.mean(result.synaptic_events[b["name"]])),
-                         spikes=float(np.mean(result.spikes[b["_population"]])) if b["_population"] else 0.0)
-                  for b in base]
-        out.append({"name": f"snn-T{result.timesteps}", "model": model, "kind": "snn",
-                    "timesteps": result.timesteps, "layers": layers})
-    return out
+        layers = tuple(LayerWorkload(**public(
+            b, synaptic_events=float(np.mean(result.synaptic_events[b["name"]])),
+            spikes=float(np.mean(result.spikes[b["_population"]]))
+            if b["_population"] else 0.0))
+                       for b in base)
+        out.append(Workload(f"snn-T{result.timesteps}", model, "snn", result.timesteps, layers))
+    return [w.to_dict() for w in out]

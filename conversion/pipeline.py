@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion import defaults, engine, ops, thresholds
+from conversion import defaults, engine, neurobench, ops, thresholds
 from conversion.importers import load_model
 from conversion.ir import Dense, Graph, SpikingNetwork, TwoPoint
 from spiking_mcc.errors import DataError, ModelError, ParameterError
 from spiking_mcc.interrupts import check_interrupted
 from spiking_mcc.limits import check_seed, check_timesteps
+from spiking_mcc.workload import LayerWorkload, Workload
 
 MAX_CALIBRATION_SAMPLES = 2000
 
@@ -126,7 +127,7 @@ def _fan_out(graph: Graph, fanouts: dict, layer: str) -> float:
 
 
 def workloads(net: SpikingNetwork, results: list[engine.SimulationResult]) -> list[dict]:
-    """Energy workloads (COMMON contract): one "ann" and one "snn" per T."""
+    """Energy workloads (spiking_mcc.workload; events on the receiving layer): one "ann", one "snn" per T."""
     graph = net.graph
     fanouts = engine.fanout_maps(graph)
     input_name = next(iter(graph.inputs))
@@ -135,20 +136,19 @@ def workloads(net: SpikingNetwork, results: list[engine.SimulationResult]) -> li
         base.append({"name": layer, "neurons": int(np.prod(graph.shapes[layer])),
                      "fan_in": _fan_in(graph, layer), "fan_out": _fan_out(graph, fanouts, layer),
                      "macs": engine.dense_macs(graph, layer)})
-    out = [{"name": "ann", "model": "ann", "kind": "ann", "timesteps": 1,
-            "layers": [dict(b, synaptic_events=0.0, spikes=0.0, analog_input=True) for b in base]}]
+    out = [Workload("ann", "ann", "ann", 1, tuple(LayerWorkload(**b, analog_input=True) for b in base))]
     for result in results:
         layers = []
         for b in base:
             population = engine.population_of(graph, b["name"])
             spikes = result.spikes.get(population if population else b["name"])
             analog = net.encoding == "analog" and input_name in fanouts[b["name"]]
-            layers.append(dict(b, synaptic_events=float(np.mean(result.synaptic_events[b["name"]])),
-                               spikes=float(np.mean(spikes)) if spikes is not None else 0.0,
-                               analog_input=analog))
-        out.append({"name": f"snn-T{result.timesteps}", "model": "snn", "kind": "snn",
-                    "timesteps": result.timesteps, "layers": layers})
-    return out
+            events = float(np.mean(result.synaptic_events[b["name"]]))
+            layers.append(LayerWorkload(**b, synaptic_events=events,
+                                        spikes=float(np.mean(spikes)) if spikes is not None else 0.0,
+                                        analog_input=analog))
+        out.append(Workload(f"snn-T{result.timesteps}", "snn", "snn", result.timesteps, tuple(layers)))
+    return [w.to_dict() for w in out]
 
 
 def snn_entry(result: engine.SimulationResult, labels: np.ndarray, ann_accuracy: float) -> dict:
@@ -241,7 +241,7 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
         check_interrupted()  # a safe point: SIGINT/SIGTERM/SIGHUP stop here (spiking_mcc.interrupts)
         net = thresholds.convert(graph, data.x_calib, threshold, timesteps=group[-1],
                                  percentile=percentile, granularity=granularity, **neuron)
-        results += engine.simulate(net, x_test, group, seed=seed, progress=progress)
+        results += engine.simulate(net, x_test, group, seed=seed, progress=progress, neurobench=True)
         nets.append(net)
     summary = {
         "model": model_name, "data": data.name, "threshold": threshold, "percentile": percentile,
@@ -252,6 +252,7 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
         "ann_accuracy": ann_accuracy,
         "snn": [snn_entry(r, y_test, ann_accuracy) for r in results],
         "workloads": workloads(nets[-1], results),
+        "neurobench": neurobench.report(nets[-1], x_test, results),
         "nir": _export_nir(nets[-1], None if out is None else out / "model.nir", steps[-1], nir_exact,
                            nir_pool),
     }
@@ -300,7 +301,7 @@ def evaluate_nir(path: str | os.PathLike, dataset, timesteps: list[int], out_dir
     x_test, y_test = data.x_test[:samples], data.y_test[:samples]
     ops.check_input(net.graph, x_test[:1], f"{data.name} test data")
     out = ensure_dir(out_dir)
-    results = engine.simulate(net, x_test, steps, seed=seed, progress=progress)
+    results = engine.simulate(net, x_test, steps, seed=seed, progress=progress, neurobench=True)
     entries = [dict(snn_entry(r, y_test, 0.0), accuracy_loss_points=None) for r in results]
     summary = {
         "model": Path(path).name, "data": data.name, "threshold": "as given (NIR)", "seed": seed,
@@ -309,6 +310,7 @@ def evaluate_nir(path: str | os.PathLike, dataset, timesteps: list[int], out_dir
                    "readout": net.readout, "init_membrane_fraction": net.init_membrane_fraction},
         "layers": net.graph.describe().splitlines(), "snn": entries,
         "workloads": workloads(net, results),
+        "neurobench": neurobench.report(net, x_test, results),
     }
     write_json(out / "convert.json", summary)
     _plot(out / "accuracy_vs_T.png", summary)

@@ -17,6 +17,15 @@ Fields of a device (all energies in J, >= 0):
   ANN equivalent. The 45 nm CMOS presets are ``True``: they are the accumulate-vs-MAC model SNN papers
   use for a custom event-driven accelerator.
 
+Time and power fields (``None``: the source gives none, and the reports say "not given"):
+
+- ``synop_s``, ``neuron_s``, ``active_neuron_s``: time of one synaptic op / inactive / active neuron update
+  in one core (Loihi: Davies et al. 2018, Table 2); ``sync_tile_s``, ``sync_chip_s``: the mesh-wide
+  barrier that ends each time step, on one tile (up to 4 cores) and on a whole chip (32 tiles).
+- ``static_w``: static (idle) power of one chip in W.
+- ``macs_per_s``: MAC throughput when the device runs a network as an ANN (the INT8 reference: a
+  published INT8 accelerator's peak rate).
+
 Users add or override devices with a JSON file ``{"name": {field: value, ...}, ...}`` (see
 `load_device_file`); an override may give only the fields it changes.
 """
@@ -36,6 +45,10 @@ HOROWITZ_2014 = (
     "Horowitz 2014, 'Computing's energy problem (and what we can do about it)', ISSCC, 45 nm 0.9 V table"
 )
 DAVIES_2018 = "Davies et al. 2018, 'Loihi: a neuromorphic manycore processor', IEEE Micro 38(1), Table 2"
+BLOUW_2019 = ("Blouw et al. 2019, 'Benchmarking keyword spotting efficiency on neuromorphic hardware', "
+              "NICE 2019 (arXiv:1812.01739), Table 1")
+JOUPPI_2017 = ("Jouppi et al. 2017, 'In-datacenter performance analysis of a Tensor Processing Unit', ISCA: "
+               "65,536 8-bit MACs, peak 92 TOPS")
 KERAS_SPIKING = "keras-spiking ModelEnergy.devices (nengo/keras-spiking, keras_spiking/model_energy.py)"
 
 
@@ -53,6 +66,14 @@ class Device:
     hop_ns_j: float = 0.0
     spiking: bool = True
     source: str = ""
+    synop_s: float | None = None
+    neuron_s: float | None = None
+    active_neuron_s: float | None = None
+    sync_tile_s: float | None = None
+    sync_chip_s: float | None = None
+    static_w: float | None = None
+    macs_per_s: float | None = None
+    time_source: str = ""
 
     @property
     def energy_per_mac_j(self) -> float:
@@ -62,11 +83,18 @@ class Device:
     def has_noc(self) -> bool:
         return self.noc_tile_j > 0 or self.hop_ew_j > 0 or self.hop_ns_j > 0
 
+    @property
+    def has_event_times(self) -> bool:
+        """Times per event-based operation are given (time per inference needs the core mapping)."""
+        return self.synop_s is not None and self.neuron_s is not None
+
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 PICO, NANO = 1e-12, 1e-9
+# TPU v1: 92e12 int8 operations/s, a MAC being 2 operations (multiply, add) -> 46e12 MAC/s
+TPU_V1_MACS_PER_S = 92e12 / 2
 
 PRESETS: dict[str, Device] = {
     d.name: d
@@ -86,6 +114,10 @@ PRESETS: dict[str, Device] = {
             mac_j=0.23 * PICO,
             spiking=True,
             source=f"{HOROWITZ_2014}: int8 add 0.03 pJ (AC), mult 0.2 pJ + add = MAC 0.23 pJ; no neuron term",
+            macs_per_s=TPU_V1_MACS_PER_S,
+            time_source=f"ANN time at {JOUPPI_2017} = {TPU_V1_MACS_PER_S:.3g} MAC/s (its peak; a small "
+            "network fills the array less, so the time is a lower bound); event time and static power "
+            "not given (Horowitz gives energies only)",
         ),
         Device(
             "loihi1",
@@ -99,6 +131,15 @@ PRESETS: dict[str, Device] = {
             source=f"{DAVIES_2018}: synaptic spike op 23.6 pJ (min), neuron update 52 pJ inactive / 81 pJ "
             "active, within-tile spike 1.7 pJ, tile hop 3.0 pJ E-W / 4.0 pJ N-S. (keras-spiking's "
             "'loihi' lumps (23.6 + 3.5) pJ per synop; here the NoC is counted from the core mapping)",
+            synop_s=3.5 * NANO,
+            neuron_s=5.3 * NANO,
+            active_neuron_s=8.4 * NANO,
+            sync_tile_s=113 * NANO,
+            sync_chip_s=465 * NANO,
+            static_w=0.029,
+            time_source=f"{DAVIES_2018}: time per synaptic spike op 3.5 ns (max), per neuron update 8.4 ns "
+            "active / 5.3 ns inactive, mesh-wide barrier sync 113 ns (1 tile) to 465 ns (32 tiles); "
+            f"static power: the idle power of Loihi, 0.029 W ({BLOUW_2019})",
         ),
         Device(
             "fpga-ultrascale",
@@ -157,7 +198,9 @@ PRESETS: dict[str, Device] = {
 INT8_REFERENCE = "cmos45-int8"
 ENERGY_FIELDS = ("synop_j", "mac_j", "neuron_j", "active_neuron_j", "noc_tile_j", "hop_ew_j", "hop_ns_j")
 OPTIONAL_FIELDS = ("mac_j", "active_neuron_j")
-DEVICE_FIELDS = ENERGY_FIELDS + ("spiking", "source")
+TIME_FIELDS = ("synop_s", "neuron_s", "active_neuron_s", "sync_tile_s", "sync_chip_s", "static_w",
+               "macs_per_s")
+DEVICE_FIELDS = ENERGY_FIELDS + TIME_FIELDS + ("spiking", "source", "time_source")
 
 
 def _check_device_fields(name: str, fields: dict, origin: str) -> dict:
@@ -186,6 +229,15 @@ def _check_device_fields(name: str, fields: dict, origin: str) -> dict:
                     f"{origin}: device '{name}' field '{key}' must be a finite energy >= 0 J, got {value!r}"
                 )
             clean[key] = float(value)
+        elif key in TIME_FIELDS:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value < 0):
+                unit = {"static_w": "W", "macs_per_s": "MAC/s"}.get(key, "s")
+                raise ParameterError(
+                    f"{origin}: device '{name}' field '{key}' must be a finite number >= 0 {unit} or null, "
+                    f"got {value!r}"
+                )
+            clean[key] = None if value is None else float(value)
         elif key == "spiking":
             if not isinstance(value, bool):
                 raise ParameterError(

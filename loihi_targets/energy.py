@@ -22,9 +22,9 @@ step, every synapse a MAC, every neuron one update (Dense 784->128 on "cpu": 8.6
 = 8.64e-4 J). Every workload also gets the same network's ANN cost on cmos45-int8 (``int8_ann_j``):
 the bar an SNN has to beat.
 
-Workload contract (docs/energy.md): {"name", "model", "kind": ann|snn|transmissions, "timesteps", "layers":
-[{"name", "neurons", "fan_in", "fan_out", "macs", "synaptic_events", "spikes", "analog_input"}]}; an
-optional per-layer "compartments" (default 2 for model "mcc", else 1) feeds the mapper.
+Workloads: `spiking_mcc.workload.Workload` (docs/energy.md, "The workload contract"; events counted on
+the receiving layer). Time, power and energy-delay product per inference: :func:`inference_time` and
+:func:`time_and_power` (docs/energy.md, "Time and power"), from the device's sourced times only.
 """
 
 from __future__ import annotations
@@ -43,115 +43,50 @@ from loihi_targets.devices import (
     warn_implausible,
 )
 from spiking_mcc.errors import DataError, HardwareLimitError, ModelError, ParameterError
-from spiking_mcc.limits import LIMITS
+from spiking_mcc.workload import MAPPING_NUMBERS, Workload
 
-KINDS = ("ann", "snn", "transmissions")
-LAYER_NUMBERS = ("neurons", "fan_in", "fan_out", "macs", "synaptic_events", "spikes")
-MAPPING_NUMBERS = ("cores_used", "chips", "intercore_spikes", "hops_ew", "hops_ns")
+__all__ = ["MAPPING_NUMBERS", "energy_report", "validate_workload", "workload_mapping", "write_energy_figure"]
+
 # Most chips an energy estimate may map a workload on: the project's choice, the size of Intel's
 # Pohoiki Beach Loihi 1 system (64 chips, 2019); the mesh itself scales much further (Davies et al. 2018).
 NOC_MAX_CHIPS = 64
+CORES_PER_TILE = 4  # Loihi: 128 cores in 32 tiles (Davies et al. 2018)
+# How this model reads what its sources leave open (docs/energy.md); the report prints them.
+INTERPRETATIONS = (
+    "Loihi's 'active' neuron-update figures (81 pJ, 8.4 ns) are charged to the neurons that spike in a step, "
+    "the 'inactive' ones (52 pJ, 5.3 ns) to every other neuron update (Davies et al. 2018 does not define "
+    "'active').",
+    "Loihi time per inference: the operations spread evenly over the mapped cores, which run in parallel "
+    "(a lower bound), plus one mesh-wide barrier per time step; NoC latency overlaps and is not added.",
+    "Energy (J) is the dynamic energy of the per-operation figures; power (W) adds a chip's static power "
+    "where a source gives one (Loihi's idle power), and so does the energy-delay product.",
+    "The INT8 ANN's time is its MACs at the TPU v1's peak rate (Jouppi et al. 2017): a lower bound; its "
+    "power is 45 nm's 0.23 pJ per MAC at that rate (10.6 W), a model, not the TPU's measured power.",
+)
 
 
-def _number(value, what: str, minimum: float = 0.0) -> float:
-    """A count of a workload: a finite number in [minimum, LIMITS['workload_count'].maximum]."""
-    limit = LIMITS["workload_count"]
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < minimum
-    ):
-        raise DataError(f"{what} must be a finite number >= {minimum}, got {value!r}")
-    if value > limit.maximum:
-        raise DataError(f"{what} = {value!r} is above {limit.maximum:g}; limit: {limit.reason}")
-    return float(value)
+def validate_workload(workload: dict, origin: str = "workload") -> Workload:
+    """One workload object checked against the contract (spiking_mcc.workload); bad input -> DataError."""
+    return Workload.from_dict(workload, origin)
 
 
-def validate_workload(workload: dict, origin: str = "workload") -> dict:
-    """Check one workload dict against the contract; returns a cleaned copy. Bad input -> DataError."""
-    if not isinstance(workload, dict):
-        raise DataError(f"{origin}: a workload must be an object, got {type(workload).__name__}")
-    name = str(workload.get("name", "?"))
-    where = f"{origin}: workload '{name}'"
-    for key in ("name", "kind", "layers"):
-        if key not in workload:
-            raise DataError(f"{where}: missing key '{key}'")
-    kind = workload["kind"]
-    if kind not in KINDS:
-        raise DataError(f"{where}: kind must be one of {list(KINDS)}, got {kind!r}")
-    timesteps = workload.get("timesteps", 1)
-    steps = LIMITS["timesteps"]
-    if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
-        raise DataError(f"{where}: timesteps must be an integer >= 1, got {timesteps!r}")
-    if timesteps > steps.maximum:
-        raise DataError(f"{where}: timesteps must be <= {steps.maximum:g}, got {timesteps}; "
-                        f"limit: {steps.reason}")
-    layers = workload["layers"]
-    if not isinstance(layers, list) or not layers:
-        raise DataError(f"{where}: 'layers' must be a non-empty list")
-    clean_layers = []
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, dict):
-            raise DataError(f"{where}: layer {i} must be an object")
-        lname = str(layer.get("name", f"layer{i}"))
-        clean = {"name": lname, "analog_input": bool(layer.get("analog_input", False))}
-        for key in LAYER_NUMBERS:
-            if key not in layer:
-                raise DataError(f"{where}: layer '{lname}' misses '{key}'")
-            clean[key] = _number(layer[key], f"{where}: layer '{lname}' {key}")
-        if clean["neurons"] < 1 or clean["neurons"] != int(clean["neurons"]):
-            raise DataError(
-                f"{where}: layer '{lname}' neurons must be a positive integer, got {layer['neurons']!r}"
-            )
-        if clean["spikes"] > clean["neurons"] * timesteps:
-            raise DataError(
-                f"{where}: layer '{lname}' has {layer['spikes']!r} spikes per sample, more than its "
-                f"{int(clean['neurons'])} neurons x {timesteps} time steps can fire"
-            )
-        default_compartments = 2 if workload.get("model") == "mcc" else 1
-        compartments = layer.get("compartments", default_compartments)
-        if isinstance(compartments, bool) or not isinstance(compartments, int) or compartments < 1:
-            raise DataError(
-                f"{where}: layer '{lname}' compartments must be an integer >= 1, got {compartments!r}"
-            )
-        clean["compartments"] = compartments
-        clean_layers.append(clean)
-    mapping = workload.get("mapping")
-    if mapping is not None:  # a measured mapping of the real graph (loihi.json): its NoC terms are used
-        if not isinstance(mapping, dict) or any(k not in mapping for k in MAPPING_NUMBERS):
-            raise DataError(f"{where}: 'mapping' must be an object with {list(MAPPING_NUMBERS)}")
-        mapping = {"method": str(mapping.get("method", "measured")),
-                   **{k: _number(mapping[k], f"{where}: mapping {k}") for k in MAPPING_NUMBERS}}
-    return {
-        "name": name,
-        "model": str(workload.get("model", kind)),
-        "kind": kind,
-        "timesteps": timesteps,
-        "layers": clean_layers,
-        **({"mapping": mapping} if mapping is not None else {}),
-    }
-
-
-def ann_energy(workload: dict, device: Device) -> dict[str, float]:
+def ann_energy(workload: Workload, device: Device) -> dict[str, float]:
     """E_ANN = sum_l macs_l e_MAC + neurons_l e_neuron (one pass). Returns the breakdown in J."""
-    macs = sum(la["macs"] for la in workload["layers"])
-    neurons = sum(la["neurons"] for la in workload["layers"])
     return {
-        "mac": macs * device.energy_per_mac_j,
+        "mac": workload.total("macs") * device.energy_per_mac_j,
         "synaptic": 0.0,
-        "neuron": neurons * device.neuron_j,
+        "neuron": workload.total("neurons") * device.neuron_j,
         "noc": 0.0,
     }
 
 
-def snn_energy(workload: dict, device: Device, noc: dict | None = None) -> dict[str, float]:
+def snn_energy(workload: Workload, device: Device, noc: dict | None = None) -> dict[str, float]:
     """Event-based E_SNN breakdown in J (see module docstring); noc = mapper summary or None."""
-    layers, steps = workload["layers"], workload["timesteps"]
-    mac = sum(la["macs"] for la in layers if la["analog_input"]) * device.energy_per_mac_j
-    synaptic = sum(la["synaptic_events"] for la in layers) * device.synop_j
-    updates = sum(la["neurons"] for la in layers) * steps
-    active = min(sum(la["spikes"] for la in layers), updates)
+    layers, steps = workload.layers, workload.timesteps
+    mac = sum(la.macs for la in layers if la.analog_input) * device.energy_per_mac_j
+    synaptic = workload.total("synaptic_events") * device.synop_j
+    updates = workload.total("neurons") * steps
+    active = min(workload.total("spikes"), updates)
     active_j = device.neuron_j if device.active_neuron_j is None else device.active_neuron_j
     neuron = (updates - active) * device.neuron_j + active * active_j
     noc_j = 0.0
@@ -164,25 +99,25 @@ def snn_energy(workload: dict, device: Device, noc: dict | None = None) -> dict[
     return {"mac": mac, "synaptic": synaptic, "neuron": neuron, "noc": noc_j}
 
 
-def workload_mapping(workload: dict, method: str = "greedy", max_chips: int = NOC_MAX_CHIPS) -> dict:
+def workload_mapping(workload: Workload, method: str = "greedy", max_chips: int = NOC_MAX_CHIPS) -> dict:
     """Map a workload's layers on Loihi cores (a chain, spikes spread evenly over each layer's neurons)."""
     from loihi_targets.mapper import EXTERNAL, LayerSpec, map_network
 
     specs, spikes = [], []
-    for i, la in enumerate(workload["layers"]):
-        neurons, fan_in = int(la["neurons"]), max(int(la["fan_in"]), 1)
+    for i, la in enumerate(workload.layers):
+        neurons, fan_in = int(la.neurons), max(int(la.fan_in), 1)
         if i > 0:
             fan_in = min(fan_in, specs[-1].neurons)
         specs.append(
             LayerSpec(
-                la["name"],
+                la.name,
                 neurons,
                 fan_in=fan_in,
-                compartments_per_neuron=la["compartments"],
+                compartments_per_neuron=workload.compartments(la),
                 source=EXTERNAL if i == 0 else None,
             )
         )
-        spikes.append(la["spikes"] / neurons)
+        spikes.append(la.spikes / neurons)
     try:
         mapping = map_network(specs, spikes_per_neuron=spikes, method=method, max_chips=max_chips)
     except (HardwareLimitError, ModelError, ParameterError) as err:  # ParameterError: mapper size limits
@@ -219,15 +154,50 @@ def _name(entry: str | Device | dict) -> str:
     return entry if isinstance(entry, str) else entry.name if isinstance(entry, Device) else entry.get("name")
 
 
+def inference_time(workload: Workload, device: Device, event_based: bool, noc: dict | None) -> float | None:
+    """Seconds per inference, or None where the device's sources give no time (docs/energy.md, "Time").
+
+    ANN execution: MACs / macs_per_s. Event-based: each core works its share of the per-inference
+    operations in parallel (an even spread over the mapper's cores: a lower bound), one synaptic-op time per
+    synaptic event and per analog-input MAC, one neuron-update time (active or inactive) per neuron and
+    step, plus one mesh-wide barrier per step (the one-tile figure up to 4 cores, else the chip's);
+    None for a network spread over more than one chip (its barrier is not given)."""
+    if not event_based:
+        return None if device.macs_per_s is None else workload.total("macs") / device.macs_per_s
+    times = (device.synop_s, device.neuron_s, device.sync_tile_s, device.sync_chip_s)
+    if any(v is None for v in times) or noc is None or noc["chips"] > 1:
+        return None
+    active_s = device.neuron_s if device.active_neuron_s is None else device.active_neuron_s
+    updates = workload.total("neurons") * workload.timesteps
+    active = min(workload.total("spikes"), updates)
+    ops_s = ((sum(la.macs for la in workload.layers if la.analog_input) + workload.total("synaptic_events"))
+             * device.synop_s + (updates - active) * device.neuron_s + active * active_s)
+    barrier_s = device.sync_tile_s if noc["cores_used"] <= CORES_PER_TILE else device.sync_chip_s
+    return ops_s / max(noc["cores_used"], 1) + workload.timesteps * barrier_s
+
+
+def time_and_power(energy_j: float, time_s: float | None, static_w: float | None, chips: float) -> dict:
+    """Seconds, watts and the energy-delay product of one inference: power = energy_j / time_s (+ the
+    static power of `chips` chips where given); edp_js = (energy_j + static energy) x time_s."""
+    if time_s is None or time_s <= 0:
+        return {"time_s": None, "power_w": None, "static_w": static_w, "static_j": None, "edp_js": None}
+    static_total_w = None if static_w is None else static_w * chips
+    static_j = 0.0 if static_total_w is None else static_total_w * time_s
+    return {"time_s": time_s, "power_w": energy_j / time_s + (static_total_w or 0.0),
+            "static_w": static_total_w, "static_j": static_j if static_total_w is not None else None,
+            "edp_js": (energy_j + static_j) * time_s}
+
+
 def energy_report(
     workloads: list[dict],
     devices: list[str | Device | dict] | None = None,
     device_file: str | os.PathLike | None = None,
     mapper: str = "greedy",
 ) -> dict:
-    """Energy per inference (J) of every workload on every device, with breakdown, the INT8-ANN
-    reference and honest notes. Workloads may carry "source_file" (shown in errors and the report).
-    devices: names (presets, or devices of `device_file`), Device objects or dicts (resolve_devices)."""
+    """Energy (J), time (s), power (W) and energy-delay product per inference of every workload on every
+    device, with breakdown, the INT8-ANN reference and honest notes. Workloads may carry "source_file"
+    (shown in errors and the report). devices: names (presets, or devices of `device_file`), Device objects
+    or dicts (resolve_devices)."""
     table = resolve_devices(devices, device_file)
     chosen = list(table) if devices is None else list(table)[:len({_name(d) for d in devices})]
     int8 = table[INT8_REFERENCE]
@@ -236,24 +206,28 @@ def energy_report(
         origin = str(raw.get("source_file", "workload")) if isinstance(raw, dict) else "workload"
         workload = validate_workload(raw, origin)
         int8_ann_j = sum(ann_energy(workload, int8).values())
-        spiking = workload["kind"] != "ann"
+        int8_ann = time_and_power(int8_ann_j, inference_time(workload, int8, False, None), int8.static_w, 1)
+        spiking = workload.kind != "ann"
         noc = None
-        if spiking and any(table[d].has_noc for d in chosen):
-            noc = workload.get("mapping") or workload_mapping(workload, method=mapper)
+        if spiking and any(table[d].has_noc or table[d].has_event_times for d in chosen):
+            noc = workload.mapping or workload_mapping(workload, method=mapper)
             if "error" in noc:
-                notes.append(f"{workload['name']}: does not fit Loihi ({noc['error']}); NoC energy omitted")
+                notes.append(f"{workload.name}: does not fit Loihi ({noc['error']}); NoC energy omitted")
         summaries.append(
             {
-                "name": workload["name"],
-                "model": workload["model"],
-                "kind": workload["kind"],
-                "timesteps": workload["timesteps"],
+                "name": workload.name,
+                "model": workload.model,
+                "kind": workload.kind,
+                "timesteps": workload.timesteps,
                 "source_file": origin,
-                "macs": sum(la["macs"] for la in workload["layers"]),
-                "synaptic_events": sum(la["synaptic_events"] for la in workload["layers"]),
-                "spikes": sum(la["spikes"] for la in workload["layers"]),
-                "neurons": sum(la["neurons"] for la in workload["layers"]),
+                "macs": workload.total("macs"),
+                "synaptic_events": workload.total("synaptic_events"),
+                "spikes": workload.total("spikes"),
+                "neurons": workload.total("neurons"),
                 "int8_ann_j": int8_ann_j,
+                "int8_ann_s": int8_ann["time_s"],
+                "int8_ann_w": int8_ann["power_w"],
+                "int8_ann_edp_js": int8_ann["edp_js"],
                 "mapping": noc,
             }
         )
@@ -264,14 +238,17 @@ def energy_report(
             parts = snn_energy(workload, device, usable_noc) if event_based else ann_energy(workload, device)
             energy_j = sum(parts.values())
             if not math.isfinite(energy_j):
-                raise DataError(f"{origin}: workload '{workload['name']}' on device '{name}': the energy "
+                raise DataError(f"{origin}: workload '{workload.name}' on device '{name}': the energy "
                                 f"overflows ({parts}); check the device's energies and the workload's counts")
             ratio = energy_j / int8_ann_j if int8_ann_j > 0 else float("nan")
+            chips = usable_noc["chips"] if event_based and usable_noc is not None else 1
+            timing = time_and_power(energy_j, inference_time(workload, device, event_based, usable_noc),
+                                    device.static_w, chips)
             rows.append(
                 {
-                    "workload": workload["name"],
-                    "model": workload["model"],
-                    "kind": workload["kind"],
+                    "workload": workload.name,
+                    "model": workload.model,
+                    "kind": workload.kind,
                     "device": name,
                     "event_based": event_based,
                     "energy_j": energy_j,
@@ -279,17 +256,18 @@ def energy_report(
                     "int8_ann_j": int8_ann_j,
                     "ratio_to_int8_ann": ratio,
                     "beats_int8_ann": bool(energy_j < int8_ann_j),
+                    **timing,
                 }
             )
         as_ann = [name for name in chosen if spiking and not table[name].spiking]
         if as_ann:
             notes.append(
-                f"{workload['name']}: {', '.join(as_ann)} are not event-driven; they are costed running the "
+                f"{workload.name}: {', '.join(as_ann)} are not event-driven; they are costed running the "
                 "same network as an ANN (keras-spiking's convention)"
             )
         if spiking:
             notes.extend(
-                _honest_notes(workload, [r for r in rows if r["workload"] == workload["name"]], int8_ann_j)
+                _honest_notes(workload, [r for r in rows if r["workload"] == workload.name], int8_ann_j)
             )
     return {
         "devices": {name: table[name].to_dict() for name in table},
@@ -298,10 +276,11 @@ def energy_report(
         "workloads": summaries,
         "rows": rows,
         "notes": notes,
+        "interpretations": INTERPRETATIONS,
     }
 
 
-def _honest_notes(workload: dict, rows: list[dict], int8_ann_j: float) -> list[str]:
+def _honest_notes(workload: Workload, rows: list[dict], int8_ann_j: float) -> list[str]:
     """Say plainly on which devices the spiking workload costs more than the INT8 ANN."""
     losing = [
         f"{r['device']} ({r['ratio_to_int8_ann']:.3g}x)"
@@ -311,7 +290,7 @@ def _honest_notes(workload: dict, rows: list[dict], int8_ann_j: float) -> list[s
     if not losing:
         return []
     head = (
-        f"{workload['name']} ({workload['model']}, {workload['kind']}, {workload['timesteps']} steps): "
+        f"{workload.name} ({workload.model}, {workload.kind}, {workload.timesteps} steps): "
         f"costs more than the same network as an INT8 ANN on 45 nm CMOS ({int8_ann_j:.3g} J per inference) "
         f"on {', '.join(losing)}"
     )

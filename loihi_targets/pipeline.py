@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion import neurobench
 from conversion.fixed_point.float_reference import FloatNetwork, simulate_float
 from conversion.fixed_point.lowering import float_network, lower
 from conversion.fixed_point.network import FixedPointNetwork, readout_to_real
@@ -23,6 +24,7 @@ from loihi_targets.figures import plot_report
 from loihi_targets.mapper import map_cores
 from spiking_mcc.errors import DataError, ModelError, ParameterError
 from spiking_mcc.limits import check_seed
+from spiking_mcc.workload import LayerWorkload, Workload
 
 MODES = ("fixed", "float")
 DEFAULT_TIMEOUT_S = 300.0
@@ -112,11 +114,10 @@ def _workload(name: str, weights: list[np.ndarray], names: list[str], neuron_cou
         events = float(neuron_counts[i - 1] @ synapses_per_source) / n_samples if i > 0 else 0.0
         fan_out = float(np.mean((weights[i + 1] != 0).sum(axis=0))) if i + 1 < len(weights) else 0.0
         spikes = float(neuron_counts[i].sum()) / n_samples if i < len(neuron_counts) else 0.0
-        rows.append({"name": layer_name, "neurons": int(n_out), "fan_in": int(n_in), "fan_out": fan_out,
-                     "macs": macs, "synaptic_events": events, "spikes": spikes,
-                     "analog_input": i == 0})
-    return {"name": name, "model": "snn", "kind": "snn", "timesteps": int(timesteps), "layers": rows,
-            "source": f"Lava {mode} spike counts"}
+        rows.append(LayerWorkload(layer_name, int(n_out), int(n_in), fan_out, macs, events,
+                                  spikes, analog_input=i == 0))
+    return Workload(name, "snn", "snn", int(timesteps), tuple(rows),
+                    source=f"Lava {mode} spike counts").to_dict()
 
 
 def _map_chain(weights: list[np.ndarray], names: list[str], neuron_spikes: list[np.ndarray]) -> dict:
@@ -190,7 +191,7 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str,
     comparison = _compare(engine_window, engine_neuron, engine.output, lava)
     from conversion import engine as conversion_engine
 
-    reference = conversion_engine.simulate(snn, x, [timesteps], seed=seed, mode="float")[0]
+    reference = conversion_engine.simulate(snn, x, [timesteps], seed=seed, mode="float", neurobench=True)[0]
     names = [layer.name for layer in net.layers]
     spikes_per_sample = [float(np.mean(c)) for c in lava.window_counts]
     weights = [layer.weight_mant if mode == "fixed" else layer.weight for layer in net.layers]
@@ -224,6 +225,8 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str,
         "per_layer": per_layer,
         "quantisation_error": quantisation_table(net) if mode == "fixed" else [],
         "output_readout_mean": np.mean(output_real, axis=0),
+        "neurobench": {"lava": neurobench.from_lava_counts(snn, x, timesteps, lava.neuron_counts),
+                       "float_engine": neurobench.metrics(snn, x, reference)},
         "workloads": [{**_workload(f"snn-lava-{mode}", weights, names, lava.neuron_counts, len(x), timesteps,
                                    mode, x.shape[1], [seg.convolutional for seg in lower(snn)]),
                        **({"mapping": {k: mapping[k] for k in ("method", *MAPPING_NUMBERS)}}

@@ -8,7 +8,8 @@ from pathlib import Path
 from spiking_mcc.commands.common import add_out_argument, print_table
 from spiking_mcc.errors import DataError, ParameterError
 
-HELP = "energy per inference of ANN/SNN/MCC workloads on CPU, GPU, Loihi, SpiNNaker, FPGA and 45 nm CMOS"
+HELP = ("energy (J), time (s), power (W) per inference of ANN/SNN/MCC workloads on CPU, GPU, Loihi, "
+        "SpiNNaker, FPGA and 45 nm CMOS (docs/energy.md)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +59,11 @@ def load_workloads(paths: list[str]) -> list[dict]:
     return workloads
 
 
+def _given(value: float | None) -> float | str:
+    """A figure, or "not given" where the device's sources give no time (docs/energy.md)."""
+    return "not given" if value is None else value
+
+
 def run(args: argparse.Namespace) -> int:
     from loihi_targets.energy import energy_report, write_energy_figure
     from spiking_mcc.io import ensure_dir, write_json
@@ -72,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     out = ensure_dir(args.out)
     write_json(Path(out) / "energy.json", report)
     write_energy_figure(report, Path(out) / "energy.png")
+    int8_time = {w["name"]: w["int8_ann_s"] for w in report["workloads"]}
     print_table(
         [
             {
@@ -79,13 +86,17 @@ def run(args: argparse.Namespace) -> int:
                 "model": r["model"],
                 "device": r["device"],
                 "J/inference": r["energy_j"],
+                "s/inference": _given(r["time_s"]),
+                "W": _given(r["power_w"]),
+                "EDP J*s": _given(r["edp_js"]),
                 "INT8 ANN J": r["int8_ann_j"],
+                "INT8 ANN s": _given(int8_time[r["workload"]]),
                 "x INT8": r["ratio_to_int8_ann"],
             }
             for r in report["rows"]
         ]
     )
-    for note in report["notes"]:
+    for note in report["notes"] + list(report["interpretations"]):
         print(f"note: {note}")
     print(f"wrote {Path(out) / 'energy.json'} and {Path(out) / 'energy.png'}")
     return 0

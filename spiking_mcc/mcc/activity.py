@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spiking_mcc.mcc.network import STREAMS, Network, forward
+from spiking_mcc.workload import LayerWorkload, Workload
 
 # The one definition of the MCC paper's FPGA figure (Adeel et al. 2022, Xilinx UltraScale+ MPSoC): the
 # energy of one synaptic transmission in uJ. The `fpga-ultrascale` device preset, `train` and `run` use it.
@@ -93,16 +94,21 @@ def count_transmissions(net: Network, audio: np.ndarray, visual: np.ndarray, the
 
 
 def workload(net: Network, activity: Activity, name: str) -> dict:
-    """The energy workload record (docs/energy.md contract, kind "transmissions") for `net` at `activity`.
+    """The energy workload record (spiking_mcc.workload, kind "transmissions") for `net` at `activity`.
 
-    One entry per hidden layer and stream: synaptic_events = the transmissions its units send
-    (feed-forward + context), spikes = its transmitting units, macs = dense MACs (ANN equivalent,
-    context included). Layer 0 receives the analog inputs (analog_input true), so an energy model
-    charges its macs; there they are the input MACs only, since its context is already counted as
-    events. A last entry is the classifier (sends nothing).
+    One entry per hidden layer and stream, then the classifier. Events are counted on the receiving side
+    (spiking_mcc.workload.EVENTS_COUNTED_AT): a layer's synaptic_events are the transmissions arriving at
+    it, the feed-forward ones of the layer below in its stream (none at layer 0: the inputs are sensors)
+    plus half the context of each stream of its own layer (of a unit's 2n context synapses, n - 1 lateral
+    and 1 to its summary stay in its stream, n distal go to the other; a summary reaches the n units of
+    each stream); the classifier receives the feed-forward transmissions of the last layer. spikes = the
+    layer's transmitting units, macs = dense MACs (ANN equivalent, context included). Layer 0 receives the
+    analog inputs (analog_input true), so an energy model charges its macs; there they are the input MACs
+    only, since its context is already counted as events.
     """
     layers = []
     for layer, n in enumerate(net.hidden):
+        context = sum(activity.context_by_layer[f"{s}{layer}"] for s in STREAMS) / 2
         for s in STREAMS:
             key = f"{s}{layer}"
             fan_in = (net.n_audio if s == "audio" else net.n_visual) if layer == 0 else net.hidden[layer - 1]
@@ -112,12 +118,12 @@ def workload(net: Network, activity: Activity, name: str) -> dict:
                 fan_out += 2 * n  # lateral n-1, distal n, summary 1
                 if layer > 0:  # layer 0's macs are its analog-input MACs only (context is in its events)
                     macs += float(n * (2 * n + 2))
-            events = activity.feedforward_by_layer[key] + activity.context_by_layer[key]
-            layers.append({"name": key, "neurons": n, "fan_in": fan_in, "fan_out": fan_out, "macs": macs,
-                           "synaptic_events": events,
-                           "spikes": activity.transmitting_units_per_sample[key], "analog_input": layer == 0})
+            received = activity.feedforward_by_layer[f"{s}{layer - 1}"] if layer > 0 else 0.0
+            layers.append(LayerWorkload(key, n, fan_in, fan_out, macs, received + context,
+                                        activity.transmitting_units_per_sample[key], analog_input=layer == 0))
     fused = 2 * net.hidden[-1]
-    layers.append({"name": "classifier", "neurons": net.n_classes, "fan_in": fused, "fan_out": 0,
-                   "macs": float(net.n_classes * fused), "synaptic_events": 0.0, "spikes": 0.0,
-                   "analog_input": False})
-    return {"name": name, "model": net.model, "kind": "transmissions", "timesteps": 1, "layers": layers}
+    last = net.n_layers - 1
+    received = sum(activity.feedforward_by_layer[f"{s}{last}"] for s in STREAMS)
+    layers.append(LayerWorkload("classifier", net.n_classes, fused, 0, float(net.n_classes * fused), received,
+                                0.0))
+    return Workload(name, net.model, "transmissions", 1, tuple(layers)).to_dict()

@@ -456,7 +456,17 @@ def _energy(run: RunFolder, doc: Document, own: dict[str, Path]) -> None:
         doc.add(Figure(own["energy_per_device"].name,
                        "Energy per inference on each device (log scale), one bar per workload; the shaded "
                        "last group is each workload's network as an INT8 ANN on 45 nm CMOS (energy.json)."))
-    notes = energy.get("notes", [])
+    int8 = {w["name"]: w for w in energy.get("workloads", [])}
+    timed = [r for r in energy.get("rows", []) if r.get("time_s") is not None and r.get("event_based")]
+    if timed:  # J, s and W side by side where a source gives times (docs/energy.md, "Time and power")
+        row_keys = ("energy_j", "time_s", "power_w", "edp_js")
+        int8_keys = ("int8_ann_j", "int8_ann_s", "int8_ann_w")
+        doc.add(Table(("workload", "device", "J", "s", "W", "EDP (J s)", "INT8 J", "INT8 s", "INT8 W"),
+                      tuple((r["workload"], r["device"], *(fmt(r[k]) for k in row_keys),
+                             *(fmt(int8[r["workload"]].get(k)) for k in int8_keys)) for r in timed),
+                      "energy.json: rows[].energy_j, time_s, power_w, edp_js and workloads[].int8_ann_*; "
+                      "devices whose sources give no time are left out (docs/energy.md)."))
+    notes = energy.get("notes", []) + list(energy.get("interpretations", []))
     if notes:
         doc.add(Paragraph("Notes from the energy model (energy.json notes):"), Bullets(tuple(notes)))
 
