@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spiking_mcc.formatting import count
 from spiking_mcc.io import ensure_dir, save_figure
 
 # Burst probability of the reference implementation (docs/cells.md) at I_d = 0, 100, 200, 300 pA.
@@ -29,7 +30,7 @@ def _bac_figure(results: dict):
         for spike in traces["spike_times_ms"][row]:
             ax.vlines(spike, -45, 20, color="k", lw=1)  # V_s resets instantly; mark each spike
         ax.set_ylabel("mV")
-        ax.text(0.01, 0.85, f"{traces['labels'][row]}: {len(traces['spike_times_ms'][row])} spikes",
+        ax.text(0.01, 0.85, f"{traces['labels'][row]}: {count(len(traces['spike_times_ms'][row]), 'spike')}",
                 transform=ax.transAxes, fontsize=8)
     np.atleast_1d(axes)[0].legend(loc="upper right", fontsize=7)
     np.atleast_1d(axes)[-1].set_xlabel("time (ms)")
