@@ -43,7 +43,7 @@ from loihi_targets.devices import (
     warn_implausible,
 )
 from spiking_mcc.errors import DataError, HardwareLimitError, ModelError, ParameterError
-from spiking_mcc.formatting import count
+from spiking_mcc.formatting import count, fmt
 from spiking_mcc.limits import LIMITS
 
 KINDS = ("ann", "snn", "transmissions")
@@ -307,7 +307,7 @@ def energy_report(
 def _honest_notes(workload: dict, rows: list[dict], int8_ann_j: float) -> list[str]:
     """Say plainly on which devices the spiking workload costs more than the INT8 ANN."""
     losing = [
-        f"{r['device']} ({r['ratio_to_int8_ann']:.3g}x)"
+        f"{r['device']} ({fmt(r['ratio_to_int8_ann'])}x)"
         for r in rows
         if r["event_based"] and not r["beats_int8_ann"]
     ]
@@ -316,7 +316,7 @@ def _honest_notes(workload: dict, rows: list[dict], int8_ann_j: float) -> list[s
     head = (
         f"{workload['name']} ({', '.join(dict.fromkeys([workload['model'], workload['kind']]))}, "
         f"{count(workload['timesteps'], 'step')}): "
-        f"costs more than the same network as an INT8 ANN on 45 nm CMOS ({int8_ann_j:.3g} J per inference) "
+        f"costs more than the same network as an INT8 ANN on 45 nm CMOS ({fmt(int8_ann_j)} J per inference) "
         f"on {', '.join(losing)}"
     )
     return [head]

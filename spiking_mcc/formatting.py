@@ -14,7 +14,8 @@ NOT_AVAILABLE = "n/a"
 
 
 def fmt(value: Any) -> str:
-    """A number as the report prints it: integers exactly, floats to 4 significant digits."""
+    """A number as the report prints it: integers exactly, floats to 4 significant digits (in exponent
+    form below 1e-3 and from 1e4 up, as '%.4g' does above)."""
     if value is None:
         return NOT_AVAILABLE
     if isinstance(value, bool):
@@ -26,6 +27,8 @@ def fmt(value: Any) -> str:
             return NOT_AVAILABLE
         if value == int(value) and abs(value) < 1e6:
             return str(int(value))
+        if abs(value) < 1e-3:  # 5.113e-04, not 0.0005113: small values read alike in a column
+            return f"{value:.3e}"
         return f"{value:.4g}"
     return str(value)
 

@@ -24,6 +24,7 @@ def test_number_formats():
     assert fmt(0.123456) == "0.1235"
     assert fmt(12.0) == "12"
     assert fmt(1234567.0) == "1.235e+06"
+    assert (fmt(0.0005113), fmt(1.2449e-07), fmt(0.0012345)) == ("5.113e-04", "1.245e-07", "0.001234")
     assert fmt(None) == "n/a"
     assert fmt(float("nan")) == "n/a"
     assert fmt(True) == "yes"
