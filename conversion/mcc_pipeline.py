@@ -112,21 +112,25 @@ def compare_with_brian(net, data: AVData, timesteps: int, engine_result: Simulat
     }
 
 
-def _plot(path: Path, summary: dict) -> None:
+def plot_accuracy_vs_timesteps(path: Path, summary: dict) -> None:
+    """accuracy_vs_T.png: the SNN accuracy at each T against the rate network's (a `convert_mcc` summary)."""
     import spiking_mcc.plotting  # noqa: F401  (headless backend)
     from spiking_mcc.io import save_figure
-    from spiking_mcc.plotting import plt
+    from spiking_mcc.plotting import ACCURACY_LABEL, as_percent, legend_outside, plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
     steps = [e["timesteps"] for e in summary["snn"]]
-    ax.plot(steps, [100 * e["accuracy"] for e in summary["snn"]], "o-",
+    ax.plot(steps, as_percent(e["accuracy"] for e in summary["snn"]), "o-",
             label=f"two-point SNN ({summary['threshold']})")
     ax.axhline(100 * summary["ann_accuracy"], color="k", ls="--", label=f"{summary['network']} ANN")
     ax.set_xscale("log", base=2)
+    ax.set_xticks(steps, [str(t) for t in steps])
+    ax.minorticks_off()
     ax.set_xlabel("time steps T")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"{summary['model']} ({summary['network']}, law {summary['law']}) on {summary['data']}")
-    ax.legend()
+    ax.set_ylabel(ACCURACY_LABEL)
+    ax.set_title(f"{summary['model']} ({summary['network']}, law {summary['law']}) on {summary['data']}",
+                 fontsize=9)
+    legend_outside(ax)
     save_figure(fig, path)
 
 
@@ -199,5 +203,5 @@ def convert_mcc(model_path: str | os.PathLike, dataset_or_avdigits, timesteps: l
 
         out = ensure_dir(out_dir)
         write_json(out / RESULT_FILE, summary)
-        _plot(out / "accuracy_vs_T.png", summary)
+        plot_accuracy_vs_timesteps(out / "accuracy_vs_T.png", summary)
     return summary

@@ -43,6 +43,7 @@ from loihi_targets.devices import (
     warn_implausible,
 )
 from spiking_mcc.errors import DataError, HardwareLimitError, ModelError, ParameterError
+from spiking_mcc.formatting import count, fmt
 from spiking_mcc.workload import MAPPING_NUMBERS, Workload
 
 __all__ = ["MAPPING_NUMBERS", "energy_report", "validate_workload", "workload_mapping", "write_energy_figure"]
@@ -201,7 +202,7 @@ def energy_report(
     table = resolve_devices(devices, device_file)
     chosen = list(table) if devices is None else list(table)[:len({_name(d) for d in devices})]
     int8 = table[INT8_REFERENCE]
-    rows, summaries, notes = [], [], []
+    rows, summaries, notes, losing = [], [], [], False
     for raw in workloads:
         origin = str(raw.get("source_file", "workload")) if isinstance(raw, dict) else "workload"
         workload = validate_workload(raw, origin)
@@ -259,16 +260,20 @@ def energy_report(
                     **timing,
                 }
             )
-        as_ann = [name for name in chosen if spiking and not table[name].spiking]
-        if as_ann:
-            notes.append(
-                f"{workload.name}: {', '.join(as_ann)} are not event-driven; they are costed running the "
-                "same network as an ANN (keras-spiking's convention)"
-            )
         if spiking:
-            notes.extend(
-                _honest_notes(workload, [r for r in rows if r["workload"] == workload.name], int8_ann_j)
-            )
+            own_rows = [r for r in rows if r["workload"] == workload.name]
+            honest = _honest_notes(workload, own_rows, int8_ann_j)
+            notes.extend(honest)
+            losing = losing or bool(honest)
+    # said once per report, not once per workload
+    as_ann = [name for name in chosen if not table[name].spiking]
+    if as_ann and any(w["kind"] != "ann" for w in summaries):
+        notes.append(
+            f"{', '.join(as_ann)} are not event-driven: every spiking workload is costed on them running the "
+            "same network as an ANN (keras-spiking's convention)"
+        )
+    if losing:
+        notes.append("event-based execution only wins at low spike rates and on hardware with cheap events")
     return {
         "devices": {name: table[name].to_dict() for name in table},
         "int8_reference_device": INT8_REFERENCE,
@@ -283,55 +288,50 @@ def energy_report(
 def _honest_notes(workload: Workload, rows: list[dict], int8_ann_j: float) -> list[str]:
     """Say plainly on which devices the spiking workload costs more than the INT8 ANN."""
     losing = [
-        f"{r['device']} ({r['ratio_to_int8_ann']:.3g}x)"
+        f"{r['device']} ({fmt(r['ratio_to_int8_ann'])}x)"
         for r in rows
         if r["event_based"] and not r["beats_int8_ann"]
     ]
     if not losing:
         return []
     head = (
-        f"{workload.name} ({workload.model}, {workload.kind}, {workload.timesteps} steps): "
-        f"costs more than the same network as an INT8 ANN on 45 nm CMOS ({int8_ann_j:.3g} J per inference) "
+        f"{workload.name} ({', '.join(dict.fromkeys([workload.model, workload.kind]))}, "
+        f"{count(workload.timesteps, 'step')}): "
+        f"costs more than the same network as an INT8 ANN on 45 nm CMOS ({fmt(int8_ann_j)} J per inference) "
         f"on {', '.join(losing)}"
     )
-    return [head + "; event-based execution only wins at low spike rates and on hardware with cheap events"]
+    return [head]
 
 
 def write_energy_figure(report: dict, path: str | os.PathLike) -> None:
-    """Grouped bar chart (log scale): energy per inference per workload, one bar per device plus the
-    INT8-ANN reference."""
-    import matplotlib.pyplot as plt
-
+    """Grouped bar chart (log scale): energy per inference on each device, one bar per workload, and
+    each workload's network as an INT8 ANN on 45 nm CMOS as the last, shaded group. The size is fixed
+    (it fits a report page at any number of workloads); the legend sits under the bars."""
     import spiking_mcc.plotting  # noqa: F401  (headless backend)
     from spiking_mcc.io import save_figure
+    from spiking_mcc.plotting import legend_outside, plt
 
     workloads = [w["name"] for w in report["workloads"]]
     devices = list(dict.fromkeys(row["device"] for row in report["rows"]))
-    series = devices + ["INT8 ANN (cmos45-int8)"]
-    values = np.full((len(series), len(workloads)), np.nan)
+    groups = devices + [f"INT8 ANN\n({report.get('int8_reference_device', INT8_REFERENCE)})"]
+    values = np.full((len(workloads), len(groups)), np.nan)
     for row in report["rows"]:
-        values[devices.index(row["device"]), workloads.index(row["workload"])] = row["energy_j"]
-    for j, w in enumerate(report["workloads"]):
-        values[-1, j] = w["int8_ann_j"]
-    values[values <= 0] = np.nan
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(workloads) * len(series) / 3), 4.5))
-    width = 0.8 / len(series)
-    x = np.arange(len(workloads))
-    for k, label in enumerate(series):
-        ax.bar(
-            x + (k - (len(series) - 1) / 2) * width,
-            values[k],
-            width,
-            label=label,
-            hatch="//" if k == len(series) - 1 else None,
-        )
+        values[workloads.index(row["workload"]), devices.index(row["device"])] = row["energy_j"]
+    for i, w in enumerate(report["workloads"]):
+        values[i, -1] = w["int8_ann_j"]
+    values[~(values > 0)] = np.nan
+    fig, ax = plt.subplots(figsize=(9, 4.4), layout="constrained")
+    width = 0.8 / max(len(workloads), 1)
+    x = np.arange(len(groups))
+    colours = plt.get_cmap("tab10")
+    for i, name in enumerate(workloads):
+        offset = (i - (len(workloads) - 1) / 2) * width
+        ax.bar(x + offset, values[i], width, label=name, color=colours(i % 10))
+    ax.axvspan(len(groups) - 1.5, len(groups) - 0.5, color="0.92", zorder=0)
+    ax.set_xlim(-0.5, len(groups) - 0.5)
     ax.set_yscale("log")
-    ax.set_xticks(x)
-    ax.set_xticklabels([f"{w['name']}\n({w['model']}, {w['kind']})" for w in report["workloads"]], fontsize=8)
+    ax.set_xticks(x, groups, fontsize=8, rotation=20, ha="right", rotation_mode="anchor")
     ax.set_ylabel("energy per inference (J)")
-    ax.set_title(
-        "Energy per inference by device (hatched: same network as INT8 ANN on 45 nm CMOS)", fontsize=9
-    )
-    ax.legend(fontsize=7, ncol=2)
     ax.grid(axis="y", which="major", alpha=0.3)
+    legend_outside(ax, where="figure-below", ncol=min(4, max(len(workloads), 1)), fontsize=7)
     save_figure(fig, path)

@@ -12,18 +12,21 @@ def plot_report(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     import spiking_mcc.plotting  # noqa: F401  (headless backend)
+    from spiking_mcc.formatting import fmt, pct
     from spiking_mcc.io import save_figure
+    from spiking_mcc.plotting import legend_outside
 
     rows = report["per_layer"]
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig, ax = plt.subplots(figsize=(min(9.0, 4.0 + 0.6 * len(rows)), 3.2), layout="constrained")
     pos = np.arange(len(rows))
     ax.bar(pos - 0.2, [r["spikes_per_sample_lava"] for r in rows], 0.4, label="Lava")
     ax.bar(pos + 0.2, [r["spikes_per_sample_engine"] for r in rows], 0.4, label="batched engine")
     ax.set_xticks(pos)
-    ax.set_xticklabels([r["layer"] for r in rows])
+    ax.set_xticklabels([r["layer"] for r in rows], fontsize=8, rotation=30 if len(rows) > 4 else 0,
+                       ha="right" if len(rows) > 4 else "center")
     ax.set_ylabel("spikes per sample")
-    ax.set_title(f"Lava {report['mode']}: accuracy {report['accuracy_lava']:.3f} (engine "
-                 f"{report['accuracy_engine']:.3f}), counts equal: {report['spike_counts_equal']}",
+    ax.set_title(f"Lava {report['mode']}: accuracy {pct(report['accuracy_lava'])} % (engine "
+                 f"{pct(report['accuracy_engine'])} %), counts equal: {fmt(report['spike_counts_equal'])}",
                  fontsize=8)
-    ax.legend(fontsize=8)
+    legend_outside(ax)
     save_figure(fig, path)

@@ -31,7 +31,7 @@ from typing import Any
 from spiking_mcc import __version__
 from spiking_mcc.errors import ParameterError, SpikingMCCError
 from spiking_mcc.interrupts import check_interrupted, handle_signals, pause_if_asked, received_signal
-from spiking_mcc.io import read_json, write_json
+from spiking_mcc.io import ensure_dir, read_json, write_json
 from spiking_mcc.limits import check_seed
 from spiking_mcc.mcc.activity import ENERGY_PER_TRANSMISSION_UJ
 from spiking_mcc.outdir import output_folder
@@ -186,23 +186,22 @@ def stage_compare(ctx: RunContext) -> list[Path]:
 def stage_convert(ctx: RunContext) -> list[Path]:
     """Both trained networks -> two-compartment spiking units: accuracy vs T in the batched engine,
     and the first `brian2_samples` test samples again in Brian2 at the largest T."""
-    mcc_pipeline = require("conversion.mcc_pipeline", "convert_mcc", "RESULT_FILE")
+    mcc_pipeline = require("conversion.mcc_pipeline", "convert_mcc", "plot_accuracy_vs_timesteps")
     from spiking_mcc.data.avdigits import load_avdigits
 
     data = load_avdigits(seed=ctx.config.seed, audio_snr_db=ctx.config.audio_snr_db)
     written = []
     for model in MODELS:
-        folder = ctx.out_dir / f"convert_{model}"
-        mcc_pipeline.convert_mcc(ctx.artefacts[f"{model}_model"], data, list(ctx.config.timesteps),
-                                 out_dir=folder, seed=ctx.config.seed,
-                                 brian_samples=ctx.config.brian2_samples, threshold=ctx.config.threshold,
-                                 progress=ctx.progress)
-        # one result file per network at the top of the run folder (the stage's own copy stays beside
-        # its figure)
-        written.append(write_json(ctx.out_dir / f"convert_{model}.json",
-                                  read_json(folder / mcc_pipeline.RESULT_FILE)))
-        ctx.add_figure(f"accuracy_vs_T_{model}", folder / "accuracy_vs_T.png")
-        written += [folder / mcc_pipeline.RESULT_FILE, folder / "accuracy_vs_T.png"]
+        summary = mcc_pipeline.convert_mcc(ctx.artefacts[f"{model}_model"], data, list(ctx.config.timesteps),
+                                           seed=ctx.config.seed, brian_samples=ctx.config.brian2_samples,
+                                           threshold=ctx.config.threshold, progress=ctx.progress)
+        # one result file per network, convert_<model>.json, at the top of the run folder; its figure in
+        # convert_<model>/ (the `convert` command's own convert_mcc.json is not written by the run)
+        written.append(write_json(ctx.out_dir / f"convert_{model}.json", summary))
+        figure = ensure_dir(ctx.out_dir / f"convert_{model}") / "accuracy_vs_T.png"
+        mcc_pipeline.plot_accuracy_vs_timesteps(figure, summary)
+        ctx.add_figure(f"accuracy_vs_T_{model}", figure)
+        written.append(figure)
     return written
 
 

@@ -6,10 +6,10 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from quick_run import quick_run_command
 
 from spiking_mcc.report.numbers import fmt, pct
 
@@ -18,29 +18,6 @@ STAGE_JSON = ("cells.json", "train_mcc.json", "train_point.json", "compare.json"
 # Keys that hold wall-clock measurements or machine-dependent timing, excluded from determinism.
 TIMING_KEY = re.compile(r"(^|_)(wall|time|elapsed|seconds|compile|startup)(_|$)|_s$|_per_s$")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?(e[+-]\d+)?$")
-RUN_TIMEOUT_S = 300
-
-
-def _run_cmd(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "spiking_mcc.cli", "run", "--quick", "--out", str(out), *extra]
-
-
-def _run(out: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run(_run_cmd(out), capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
-@pytest.fixture(scope="module")
-def quick_runs(tmp_path_factory):
-    """Two quick runs with seed 0, started together (the second one is only for the determinism check)."""
-    first, second = tmp_path_factory.mktemp("run_a"), tmp_path_factory.mktemp("run_b")
-    procs = [subprocess.Popen(_run_cmd(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for out in (first, second)]
-    outputs = [proc.communicate(timeout=2 * RUN_TIMEOUT_S) for proc in procs]
-    for proc, (_, stderr) in zip(procs, outputs):
-        assert proc.returncode == 0, stderr[-3000:]
-    return first, second, outputs[0][0]
 
 
 def _numbers(doc, path=""):
@@ -155,8 +132,9 @@ SIGNALS = [signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGKILL]
 @pytest.mark.parametrize("sig", SIGNALS, ids=[s.name for s in SIGNALS])
 def test_killed_run_leaves_no_half_written_file(tmp_path, sig):
     env = {**os.environ, "SPIKING_MCC_PAUSE_AT": "train"}
-    proc = subprocess.Popen(_run_cmd(tmp_path, "--stages", "train,convert"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True, env=env,
+    proc = subprocess.Popen(quick_run_command(tmp_path, "--stages", "train,convert"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            env=env,
                             preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in SIGNALS[:3]])
     try:
         _wait_for_pause(proc, "train")

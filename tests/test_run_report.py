@@ -16,7 +16,7 @@ from spiking_mcc.report.document import (
     render_html,
     render_markdown,
 )
-from spiking_mcc.report.numbers import fmt, get, pct
+from spiking_mcc.report.numbers import count, fmt, get, pct
 
 
 def test_number_formats():
@@ -24,11 +24,23 @@ def test_number_formats():
     assert fmt(0.123456) == "0.1235"
     assert fmt(12.0) == "12"
     assert fmt(1234567.0) == "1.235e+06"
+    assert (fmt(0.0005113), fmt(1.2449e-07), fmt(0.0012345)) == ("5.113e-04", "1.245e-07", "0.001234")
     assert fmt(None) == "n/a"
     assert fmt(float("nan")) == "n/a"
     assert fmt(True) == "yes"
     assert pct(0.97333) == "97.33"
     assert pct(None) == "n/a"
+    assert (count(1, "spike"), count(0, "spike"), count(3, "step"), count(1.0, "core")) == \
+        ("1 spike", "0 spikes", "3 steps", "1 core")
+
+
+def test_cli_tables_print_numbers_as_the_report_does(capsys):
+    from spiking_mcc.commands.common import print_table
+
+    print_table([{"T": 8, "accuracy (%)": pct(0.98667), "energy (J)": 1.2449e-07, "equal": True}])
+    header, _, row = capsys.readouterr().out.splitlines()
+    assert header.split() == ["T", "accuracy", "(%)", "energy", "(J)", "equal"]
+    assert row.split() == ["8", "98.67", "1.245e-07", "yes"]
 
 
 def test_dotted_lookup_indexes_lists_and_defaults():
@@ -105,3 +117,33 @@ def test_terminal_summary_columns_are_report_columns(tmp_path):
     rows = results_rows(tmp_path)  # an empty folder: every value n/a, the columns still there
     assert [row["model"] for row in rows] == ["MCC (two-point)", "point baseline"]
     assert set(TERMINAL_COLUMNS) <= set(rows[0])
+
+
+def test_quick_report_says_each_thing_once_and_only_what_it_can_show(quick_runs):
+    """The quick run's report: no note or paragraph twice, no one-point noise figure (a note instead),
+    every figure sized for the page, the point network's core counts explained, and no
+    `convert_mcc.json` in `convert_point/`."""
+    from PIL import Image
+
+    out = quick_runs[0]
+    md = (out / "report.md").read_text()
+    prose = [line for line in md.splitlines() if line and not line.startswith(("|", "#", "!["))]
+    repeated = sorted({line for line in prose if prose.count(line) > 1})
+    assert repeated == []
+    assert sum("not event-driven" in line for line in prose) == 1
+    assert " 1 spikes" not in md and " 1 steps" not in md
+    record = json.loads((out / "run.json").read_text())
+    noise = json.loads((out / "compare.json").read_text())["noise"]
+    if len({r["audio_snr_db"] for r in noise}) < 2:
+        assert "noise" not in record["figures"] and "One audio SNR level in this run" in md
+    for figure in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        width, height = Image.open(out / figure).size
+        assert width <= 1300 and width <= 3 * height, f"{figure}: {width} x {height} px"
+    mapping = {(r["model"], r["method"], r["source_file"]): r["cores_used"]
+               for r in json.loads((out / "mapping.json").read_text())["rows"]}
+    line = next(line for line in prose if line.startswith("- point baseline:"))
+    assert (f"{mapping['point', 'greedy', 'convert_point.json']} greedy and "
+            f"{mapping['point', 'cluster', 'convert_point.json']} cluster" in line)
+    assert f"{mapping['point', 'greedy', 'loihi.json']} greedy for the graph Lava ran" in line
+    assert not (out / "convert_point" / "convert_mcc.json").exists()
+    assert (out / "convert_point" / "accuracy_vs_T.png").is_file()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spiking_mcc.formatting import count
 from spiking_mcc.io import ensure_dir, save_figure
 
 # Burst probability of the reference implementation (docs/cells.md) at I_d = 0, 100, 200, 300 pA.
@@ -29,7 +30,7 @@ def _bac_figure(results: dict):
         for spike in traces["spike_times_ms"][row]:
             ax.vlines(spike, -45, 20, color="k", lw=1)  # V_s resets instantly; mark each spike
         ax.set_ylabel("mV")
-        ax.text(0.01, 0.85, f"{traces['labels'][row]}: {len(traces['spike_times_ms'][row])} spikes",
+        ax.text(0.01, 0.85, f"{traces['labels'][row]}: {count(len(traces['spike_times_ms'][row]), 'spike')}",
                 transform=ax.transAxes, fontsize=8)
     np.atleast_1d(axes)[0].legend(loc="upper right", fontsize=7)
     np.atleast_1d(axes)[-1].set_xlabel("time (ms)")
@@ -56,14 +57,16 @@ def _fi_figure(results: dict):
 
 
 def _multiplexing_figure(results: dict):
-    from spiking_mcc.plotting import plt
+    from spiking_mcc.plotting import as_percent, plt
 
     rows = results["multiplexing"]
     i_d = [r["i_d_pa"] for r in rows]
     fig, (ax_bp, ax_er) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_bp.plot(i_d, [r["burst_probability"] for r in rows], "o-", label="this model")
-    ax_bp.plot(list(SPEC_BURST_PROBABILITY), list(SPEC_BURST_PROBABILITY.values()), "kx", label="reference")
-    ax_bp.set(xlabel="dendritic current I_d (pA)", ylabel="burst probability", ylim=(0, 1),
+    # in percent, as the report's table prints it
+    ax_bp.plot(i_d, as_percent(r["burst_probability"] for r in rows), "o-", label="this model")
+    ax_bp.plot(list(SPEC_BURST_PROBABILITY), as_percent(SPEC_BURST_PROBABILITY.values()), "kx",
+               label="reference")
+    ax_bp.set(xlabel="dendritic current I_d (pA)", ylabel="burst probability (%)", ylim=(0, 100),
               title="burst probability vs I_d")
     ax_bp.legend(fontsize=8)
     ax_er.plot(i_d, [r["event_rate_hz"] for r in rows], "o-", label="event rate")

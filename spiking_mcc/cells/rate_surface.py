@@ -229,7 +229,7 @@ def write_rate_surface(out_dir: str | os.PathLike, **run_options) -> tuple[dict,
 
 
 def _rate_surface_figure(surface: dict):
-    from spiking_mcc.plotting import plt
+    from spiking_mcc.plotting import legend_outside, plt
 
     grid = surface["grid"]
     soma = np.array(sorted({row["i_s_pa"] for row in grid}))
@@ -240,7 +240,8 @@ def _rate_surface_figure(surface: dict):
     n_panels = 1 + len(fits)
     n_cols = 3
     n_rows = -(-n_panels // n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 3.4 * n_rows), squeeze=False)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.4 * n_cols, 3.0 * n_rows), squeeze=False,
+                             layout="constrained")
     axes = axes.ravel()
     image = axes[0].pcolormesh(soma, apical, surface_hz, shading="nearest", cmap="viridis")
     fig.colorbar(image, ax=axes[0], label="spike rate (Hz)")
@@ -269,7 +270,7 @@ def _rate_surface_figure(surface: dict):
                      f"R$^2$ {on_subset['r2']:.3f}"
         ax.set(title=title, xlabel="somatic current I_s (pA)", ylabel="spike rate (Hz)", ylim=(0, top))
         ax.title.set_fontsize(9)
-    axes[1].legend(fontsize=7, loc="upper left")
+    legend_outside(axes[1], where="figure-below", ncol=shown.size, fontsize=8)
     for ax in axes[n_panels:]:
         ax.set_visible(False)
     protocol = surface.get("protocol", {})
@@ -278,7 +279,6 @@ def _rate_surface_figure(surface: dict):
                  "solid: s relu(A(a_s I_s + b_s, a_d I_d + b_d)) fitted to the whole grid; "
                  "dashed: fitted where apical input alone leaves the cell silent",
                  fontsize=9)
-    fig.tight_layout()
     return fig
 
 

@@ -113,19 +113,17 @@ def parse_str_list(text: str, name: str, allowed: tuple[str, ...]) -> list[str]:
 
 
 def print_table(rows: list[dict], columns: list[str] | None = None) -> None:
-    """Print a small aligned summary table to stdout."""
+    """Print a small aligned summary table to stdout. Numbers are printed as the report prints them
+    (`spiking_mcc.formatting.fmt`); callers give accuracies as `pct(...)` under an '(%)' header."""
+    from spiking_mcc.formatting import fmt
+
     if not rows:
         return
     columns = columns or list(rows[0])
-    cells = [[_fmt(row.get(col, "")) for col in columns] for row in rows]
+    cells = [[fmt(row.get(col, "")) for col in columns] for row in rows]
     widths = [max(len(col), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
     print("  ".join(col.ljust(w) for col, w in zip(columns, widths)))
     print("  ".join("-" * w for w in widths))
     for r in cells:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
 
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)

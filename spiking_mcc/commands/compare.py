@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from spiking_mcc.commands.common import add_out_argument, add_seed_argument, print_table
+from spiking_mcc.formatting import pct
 
 HELP = "compare the MCC network with the point-neuron baseline: energy at equal accuracy, noise, damage"
 
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     print_table(summary_rows(report))
     for setup, rows in report["equal_accuracy"].items():
         # cost = fewest transmissions per sample reaching the target accuracy (None: never reached)
-        print_table([{"setup": setup, "target accuracy": r["target_accuracy"],
+        print_table([{"setup": setup, "target accuracy (%)": pct(r["target_accuracy"]),
                       "mcc/sample": r["mcc_per_sample"], "point/sample": r["point_per_sample"],
                       "point/mcc (all)": r["ratio_point_over_mcc_per_sample"],
                       "point/mcc (feed-forward)": r["ratio_point_over_mcc_per_feedforward"]} for r in rows])

@@ -14,6 +14,7 @@ from spiking_mcc.commands.common import (
 )
 from spiking_mcc.commands.convert_mcc import add_mcc_arguments, run_mcc
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.formatting import pct
 from spiking_mcc.limits import bounds_text
 
 HELP = ("convert a trained ANN (.npz/.onnx) to a spiking network, or run a NIR graph (.nir) as given; "
@@ -110,12 +111,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: model.nir not written: {nir_entry['error']}")
     for item in nir_entry["lossy"]:
         print(f"warning: model.nir: {item} (see convert.json 'nir'; --nir-exact for an exact file)")
-    rows = [{"T": e["timesteps"], "accuracy": e["accuracy"], "loss (points)": e["accuracy_loss_points"],
+    rows = [{"T": e["timesteps"], "accuracy (%)": pct(e["accuracy"]),
+             "loss (points)": e["accuracy_loss_points"],
              "spikes/sample": e["spikes_per_sample"], "syn. events/sample": e["synaptic_events_per_sample"]}
             for e in summary["snn"]]
     print(f"test samples ({summary['n_test']}): {summary['data_origin']['test']}")
     print(f"calibration samples ({summary['n_calibration']}): {summary['data_origin']['calibration']}")
-    print(f"ANN accuracy {summary['ann_accuracy']:.4f} on {summary['n_test']} test samples "
+    print(f"ANN accuracy {pct(summary['ann_accuracy'])} % on {summary['n_test']} test samples "
           f"({summary['data']}); threshold: {summary['threshold']}")
     print_table(rows)
     print(f"wrote {args.out}/convert.json, {'model.nir, ' if nir_entry['file'] else ''}accuracy_vs_T.png")
@@ -139,7 +141,8 @@ def run_nir(args: argparse.Namespace, timesteps: list[int]) -> int:
     summary = evaluate_nir(args.model, args.data, timesteps, args.out, seed=args.seed, samples=args.samples,
                            dt=args.dt, reset=args.reset, progress=True)
     print(f"NIR graph {summary['model']} as given: " + "; ".join(summary["nir_conventions"]))
-    print_table([{"T": e["timesteps"], "accuracy": e["accuracy"], "spikes/sample": e["spikes_per_sample"],
+    print_table([{"T": e["timesteps"], "accuracy (%)": pct(e["accuracy"]),
+                  "spikes/sample": e["spikes_per_sample"],
                   "syn. events/sample": e["synaptic_events_per_sample"]} for e in summary["snn"]])
     print(f"wrote {args.out}/convert.json, accuracy_vs_T.png")
     return 0

@@ -12,6 +12,7 @@ import argparse
 
 from spiking_mcc.commands.common import print_table
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.formatting import fmt, pct
 
 
 def add_mcc_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,17 +34,19 @@ def run_mcc(args: argparse.Namespace, timesteps: list[int]) -> int:
         threshold=args.threshold, percentile=args.percentile, granularity=args.granularity,
         init_membrane_fraction=args.init_membrane, samples=args.samples, progress=True,
         encoding=args.encoding, readout=args.readout, reset=args.reset, leak=args.leak)
-    rows = [{"T": e["timesteps"], "accuracy": e["accuracy"], "loss (points)": e["accuracy_loss_points"],
+    rows = [{"T": e["timesteps"], "accuracy (%)": pct(e["accuracy"]),
+             "loss (points)": e["accuracy_loss_points"],
              "spikes/sample": e["spikes_per_sample"], "syn. events/sample": e["synaptic_events_per_sample"],
              "context events": e["context_events_per_sample"]} for e in summary["snn"]]
     print(f"{summary['network']} network (law {summary['law']}) as two-compartment spiking units; "
-          f"ANN accuracy {summary['ann_accuracy']:.4f} on {summary['n_test']} test samples "
+          f"ANN accuracy {pct(summary['ann_accuracy'])} % on {summary['n_test']} test samples "
           f"({summary['data']}); threshold: {summary['threshold']}")
     print_table(rows)
     if "brian" in summary:
         b = summary["brian"]
-        print(f"Brian2 ({b['samples']} samples, T={b['timesteps']}): accuracy {b['accuracy']:.4f} vs "
-              f"engine {b['engine_accuracy']:.4f}, prediction agreement {b['prediction_agreement']:.3f}, "
-              f"max relative spike-count difference {b['max_relative_spike_difference']:.2e}")
+        print(f"Brian2 ({b['samples']} samples, T={b['timesteps']}): accuracy {pct(b['accuracy'])} % vs "
+              f"engine {pct(b['engine_accuracy'])} %, "
+              f"prediction agreement {pct(b['prediction_agreement'])} %, "
+              f"max relative spike-count difference {fmt(b['max_relative_spike_difference'])}")
     print(f"wrote {args.out}/convert_mcc.json, accuracy_vs_T.png")
     return 0

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from spiking_mcc.commands.common import add_out_argument, add_seed_argument, finite_float, print_table
+from spiking_mcc.formatting import pct
 
 HELP = "run a converted network as Lava processes (Loihi fixed or float point) and compare with the engine"
 
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
                        seed=args.seed, threshold=args.threshold, timeout_s=args.timeout_s, progress=True)
     print_table([{
         "mode": report["mode"], "samples": report["samples"], "T": report["timesteps"],
-        "acc_lava": report["accuracy_lava"], "acc_engine": report["accuracy_engine"],
+        "Lava accuracy (%)": pct(report["accuracy_lava"]),
+        "engine accuracy (%)": pct(report["accuracy_engine"]),
         "counts_equal": report["spike_counts_equal"], "cores": report["cores_used"],
         "intercore_spikes": report["intercore_spikes"], "wall_s": report["wall_s"],
     }])

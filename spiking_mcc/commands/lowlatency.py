@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from spiking_mcc.commands.common import add_out_argument, add_seed_argument, parse_int_list, print_table
+from spiking_mcc.formatting import pct
 
 HELP = ("Datta & Beerel low-latency conversion: clipped-ReLU training, uniform vs distribution-aware "
         "thresholds, surrogate-gradient fine-tuning; accuracy, spikes and energy vs T")
@@ -39,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
                              ann_epochs=args.ann_epochs, clip_epochs=args.clip_epochs,
                              finetune_epochs=args.finetune_epochs, granularity=args.granularity,
                              samples=args.samples, train_samples=args.train_samples)
-    print(f"ANN accuracy {summary['ann_accuracy']:.4f}, clipped-ReLU ANN {summary['ann_clip_accuracy']:.4f} "
+    print(f"ANN accuracy {pct(summary['ann_accuracy'])} %, "
+          f"clipped-ReLU ANN {pct(summary['ann_clip_accuracy'])} % "
           f"({summary['model']} on {summary['data']}, {summary['n_test']} test samples)")
-    print_table([{"stage": r["stage"], "T": r["timesteps"], "accuracy": r["accuracy"],
+    print_table([{"stage": r["stage"], "T": r["timesteps"], "accuracy (%)": pct(r["accuracy"]),
                   "spikes/sample": r["spikes_per_sample"],
                   "syn. events/sample": r["synaptic_events_per_sample"],
                   "DNN/SNN energy": r["compute_energy_ratio"]} for r in summary["runs"]])

@@ -14,6 +14,7 @@ from spiking_mcc.commands.common import (
     print_table,
 )
 from spiking_mcc.errors import DataError
+from spiking_mcc.formatting import pct
 from spiking_mcc.limits import bounds_text
 
 HELP = "low-rank crossbar training: sgd vs mini-batch GD vs truncated SVD vs streaming batch eigenupdates"
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                         "add 'x_test'/'y_test' to train on 'x', 'y'")
     report = run_comparison(data, configs, args.out, data_name=args.data)
     print_table([{"method": r["method"], "batch": r["batch"], "rank": r["rank"] or "-",
-                  "test_acc_%": 100 * r["test_accuracy"], "device_writes": r["device_writes"],
+                  "test accuracy (%)": pct(r["test_accuracy"]), "device_writes": r["device_writes"],
                   "state_floats": r["state_floats"]} for r in report["runs"]])
     print(f"wrote {args.out}/sbe.json")
     return 0

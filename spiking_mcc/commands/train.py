@@ -12,6 +12,7 @@ from spiking_mcc.commands.common import (
     print_table,
 )
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.formatting import pct
 from spiking_mcc.limits import bounds_text
 from spiking_mcc.mcc.activity import ENERGY_PER_TRANSMISSION_UJ
 from spiking_mcc.twopoint.transfer import UNIT_LAW
@@ -69,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
               "workloads": [workload(net, act, f"{args.model}-{args.setup}")]}
     write_json(out / f"train_{args.model}.json", report)
     _figure(result.history, out / f"train_{args.model}.png", args.model)
-    print_table([{"model": args.model, "setup": args.setup, "law": net.law, "test_accuracy": test_accuracy,
+    print_table([{"model": args.model, "setup": args.setup, "law": net.law,
+                  "test accuracy (%)": pct(test_accuracy),
                   "transmissions/sample": act.transmissions_per_sample,
                   "feed-forward/sample": act.feedforward_per_sample,
                   "energy_uJ/sample": act.energy_uj_per_sample}])
@@ -80,14 +82,15 @@ def run(args: argparse.Namespace) -> int:
 def _figure(history: list[dict], path, model: str) -> None:
     import spiking_mcc.plotting  # noqa: F401
     from spiking_mcc.io import save_figure
-    from spiking_mcc.plotting import plt
+    from spiking_mcc.plotting import ACCURACY_LABEL, as_percent, integer_ticks, legend_outside, plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
     epochs = [h["epoch"] for h in history]
-    ax.plot(epochs, [h["test_accuracy"] for h in history], "-o", label="test accuracy")
-    ax.plot(epochs, [h["train_accuracy"] for h in history], "-", label="train accuracy (labelled)")
+    ax.plot(epochs, as_percent(h["test_accuracy"] for h in history), "-o", label="test")
+    ax.plot(epochs, as_percent(h["train_accuracy"] for h in history), "-", label="train (labelled)")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy")
+    integer_ticks(ax.xaxis)
+    ax.set_ylabel(ACCURACY_LABEL.replace("test ", ""))
     ax.set_title(f"{model}")
-    ax.legend()
+    legend_outside(ax)
     save_figure(fig, path)

@@ -209,74 +209,82 @@ def _progress(total: int, enabled: bool):
 def _figures(report: dict, out: Path) -> None:
     import spiking_mcc.plotting  # noqa: F401  (headless backend)
     from spiking_mcc.io import save_figure
-    from spiking_mcc.plotting import plt
+    from spiking_mcc.plotting import ACCURACY_LABEL, as_percent, integer_ticks, legend_outside, plt
 
     colours = {"mcc": "tab:red", "point": "tab:blue"}
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True, layout="constrained")
     for ax, setup in zip(axes, SETUPS):
         for model in MODELS:
             pts = sorted(report["curves"][setup][model], key=lambda p: p["transmissions_per_sample"])
-            ax.plot([p["transmissions_per_sample"] for p in pts], [p["accuracy"] for p in pts], "o",
+            ax.plot([p["transmissions_per_sample"] for p in pts], as_percent(p["accuracy"] for p in pts), "o",
                     color=colours[model], label=f"{model} (all synapses)", alpha=0.7)
-            ax.plot([p["feedforward_transmissions_per_sample"] for p in pts], [p["accuracy"] for p in pts],
-                    "x",
+            ax.plot([p["feedforward_transmissions_per_sample"] for p in pts],
+                    as_percent(p["accuracy"] for p in pts), "x",
                     color=colours[model], label=f"{model} (feed-forward)", alpha=0.7)
         ax.set_xscale("symlog", linthresh=10)
         ax.set_xlabel("transmissions per sample")
-        ax.set_ylabel("test accuracy")
         ax.set_title(f"{setup}: theta / L1 sweep")
-        ax.legend(fontsize=7)
+    axes[0].set_ylabel(ACCURACY_LABEL)
+    legend_outside(axes[-1])
     save_figure(fig, out / "accuracy_vs_transmissions.png")
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True, layout="constrained")
     for ax, setup in zip(axes, SETUPS):
         for model in MODELS:
             acc = report["learning_speed"][setup][model]
-            ax.plot(range(1, len(acc) + 1), acc, "-o", color=colours[model], label=model)
+            ax.plot(range(1, len(acc) + 1), as_percent(acc), "-o", color=colours[model], label=model)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("test accuracy")
+        integer_ticks(ax.xaxis)
         ax.set_title(f"learning speed ({setup})")
-        ax.legend()
+    axes[0].set_ylabel(ACCURACY_LABEL)
+    legend_outside(axes[-1])
     save_figure(fig, out / "learning_speed.png")
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
     for model in MODELS:
         rows = report["damage"]["test_time"][model]
-        axes[0].errorbar([0.0] + [r["fraction"] for r in rows], [rows[0]["accuracy_intact"]]
-                         + [r["accuracy_mean"] for r in rows], yerr=[0.0] + [r["accuracy_std"] for r in rows],
-                         fmt="-o", color=colours[model], label=model)
+        axes[0].errorbar([0.0] + as_percent(r["fraction"] for r in rows),
+                         as_percent([rows[0]["accuracy_intact"]] + [r["accuracy_mean"] for r in rows]),
+                         yerr=as_percent([0.0] + [r["accuracy_std"] for r in rows]),
+                         fmt="-o", color=colours[model])  # colours as in the legend on the right
         for row in report["damage"]["mid_training"]:
             if row["model"] == model:
                 # the accuracy just after the damage sits between epoch d (before) and epoch d + 1
                 d = row["damage_epoch"]
                 epochs = [*range(1, d + 1), d + 0.1, *range(d + 1, len(row["history"]) + 1)]
                 accs = [*row["history"][:d], row["accuracy_after"], *row["history"][d:]]
-                axes[1].plot(epochs, accs, "-o", color=colours[model],
+                axes[1].plot(epochs, as_percent(accs), "-o", color=colours[model],
                              alpha=0.4 + 0.6 * row["fraction"],
                              label=f"{model}, {row['fraction']:.0%} silenced")
-    axes[0].set_xlabel("fraction of hidden units silenced at test time")
-    axes[0].set_ylabel("test accuracy")
-    axes[0].legend()
+    axes[0].set_title("silenced at test time", fontsize=10)
+    axes[1].set_title("silenced mid-training", fontsize=10)
+    axes[0].set_xlabel("hidden units silenced at test time (%)")
+    axes[0].set_ylabel(ACCURACY_LABEL)
     axes[1].set_xlabel("epoch (damage at the middle)")
-    axes[1].set_ylabel("test accuracy")
-    axes[1].legend(fontsize=7)
+    integer_ticks(axes[1].xaxis)
+    axes[1].set_ylabel(ACCURACY_LABEL)
+    legend_outside(axes[1])
     save_figure(fig, out / "resilience.png")
 
-    if report["noise"]:
-        fig, ax = plt.subplots(figsize=(5, 4))
+    # a curve needs two noise levels; with one (quick mode) the report shows the table alone
+    if len({r["audio_snr_db"] for r in report["noise"]}) >= 2:
+        fig, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
         for model in MODELS:
             rows = [r for r in report["noise"] if r["model"] == model]
-            ax.plot([r["audio_snr_db"] for r in rows], [r["test_accuracy"] for r in rows], "-o",
+            ax.plot([r["audio_snr_db"] for r in rows], as_percent(r["test_accuracy"] for r in rows), "-o",
                     color=colours[model], label=model)
         ax.set_xlabel("audio SNR (dB), clean visual")
-        ax.set_ylabel("test accuracy")
-        ax.legend()
+        ax.set_ylabel(ACCURACY_LABEL)
+        legend_outside(ax)
         save_figure(fig, out / "noise.png")
 
 
 def summary_rows(report: dict) -> list[dict]:
-    """One row per clean run for the CLI table."""
-    return [{"setup": r["setup"], "model": r["model"], "l1": r["activity_l1"], "accuracy": r["test_accuracy"],
+    """One row per clean run for the CLI table (accuracy in percent, as the report prints it)."""
+    from spiking_mcc.formatting import pct
+
+    return [{"setup": r["setup"], "model": r["model"], "l1": r["activity_l1"],
+             "accuracy (%)": pct(r["test_accuracy"]),
              "transmissions": r["transmissions_per_sample"],
              "ff_transmissions": r["feedforward_transmissions_per_sample"],
              "energy_uJ": r["energy_uj_per_sample"]} for r in report["runs"]]

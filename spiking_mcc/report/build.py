@@ -22,7 +22,7 @@ from spiking_mcc.report.document import (
     render_html,
     render_markdown,
 )
-from spiking_mcc.report.numbers import NOT_AVAILABLE, RunFolder, fmt, get, pct
+from spiking_mcc.report.numbers import NOT_AVAILABLE, RunFolder, count, fmt, get, pct
 
 MODELS = (("mcc", "MCC (two-point)"), ("point", "point baseline"))
 # Stage figures (file stem in run.json's "figures") -> caption, in the order they appear.
@@ -122,7 +122,7 @@ def _what_was_run(run: RunFolder, doc: Document) -> None:
         f"command: `{record.get('command', NOT_AVAILABLE)}`",
         f"seed: {fmt(record.get('seed'))}; quick mode: {fmt(record.get('quick'))}; "
         f"run complete: {fmt(record.get('complete'))}",
-        "sizes: " + ", ".join(f"{key} {value}" for key, value in config.items()
+        "sizes: " + ", ".join(f"{key} {fmt(value)}" for key, value in config.items()
                               if key not in ("seed", "quick")),
         "versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()),
     )))
@@ -294,6 +294,9 @@ def _mcc_vs_point(run: RunFolder, doc: Document, figures: dict[str, str], own: d
                       tuple((fmt(r.get("audio_snr_db")), r["model"], pct(r.get("test_accuracy")),
                              fmt(r.get("transmissions_per_sample"))) for r in noise),
                       "compare.json: noise (noisy audio, clean visual input)."))
+        if "noise" not in figures and len({r.get("audio_snr_db") for r in noise}) < 2:
+            doc.add(Paragraph("One audio SNR level in this run (quick mode): no accuracy-vs-noise curve; the "
+                              "table is the whole result. The full run sweeps several levels."))
     _figure(doc, figures, "noise")
 
 
@@ -340,7 +343,8 @@ def _loihi_differences(loihi: dict, convert: dict | None) -> str:
     differences = []
     if network.get("threshold") != convert.get("threshold"):
         differences.append(f"thresholds {network.get('threshold')} (convert: {convert.get('threshold')})")
-    init = (convert.get("neuron") or {}).get("init_membrane_fraction")
+    # convert.json (ANN conversion) keeps it under "neuron", convert_<model>.json at the top
+    init = (convert.get("neuron") or {}).get("init_membrane_fraction", convert.get("init_membrane_fraction"))
     if network.get("init_membrane_fraction") != init:
         differences.append(f"initial membrane {network.get('init_membrane_fraction')} (convert: {init})")
     if network.get("signed_input_split"):
@@ -366,7 +370,7 @@ def _loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
         ("accuracy, Lava (%)", pct(loihi.get("accuracy_lava"))),
         ("accuracy, batched engine, same arithmetic (%)", pct(loihi.get("accuracy_engine"))),
         ("spike counts equal, Lava vs engine", fmt(loihi.get("spike_counts_equal"))),
-        ("Loihi cores used", fmt(loihi.get("cores_used"))),
+        ("Loihi cores used (greedy; see Loihi core mapping)", fmt(loihi.get("cores_used"))),
         ("inter-core spikes / sample", fmt(loihi.get("intercore_spikes"))),
         ("same network as convert_point.json", _loihi_differences(loihi, run.json("convert_point.json"))),
     ), "loihi.json."))
@@ -392,22 +396,16 @@ def _mcc_on_loihi(run: RunFolder, doc: Document, figures: dict[str, str]) -> Non
                          fmt(r.get("lava_wall_s"))) for r in loihi.get("sweep", [])),
                   f"loihi_mcc.json: sweep ({fmt(loihi.get('samples'))} test samples, law "
                   f"{loihi.get('law')}, {fmt(loihi.get('compartments'))} compartments, "
-                  f"{fmt(loihi.get('cores_used'))} Loihi cores)."))
+                  f"{count(loihi.get('cores_used'), 'Loihi core')}, greedy; see Loihi core mapping)."))
     _figure(doc, figures, "loihi_counts_mcc")
     energy = run.json("energy.json") or {}
     chosen = [w for w in energy.get("workloads", []) if w.get("source_file") in LOIHI_ENERGY_SOURCES]
     if not chosen:
         doc.add(Paragraph("No energy figures for the Lava runs (the energy stage did not run)."))
         return
-    devices = list(dict.fromkeys(r["device"] for r in energy.get("rows", [])))
     by_cell = {(r["workload"], r["device"]): r["energy_j"] for r in energy.get("rows", [])}
-    doc.add(Table(("workload", *devices, "INT8 ANN"),
-                  tuple((w["name"], *(fmt(by_cell.get((w["name"], d))) for d in devices),
-                         fmt(w.get("int8_ann_j"))) for w in chosen),
-                  "energy.json: rows[].energy_j (J per inference) of the Lava-measured spiking workloads "
-                  f"and the rate networks' transmissions (FPGA model {ENERGY_PER_TRANSMISSION_UJ:g} uJ per "
-                  "transmission), "
-                  "workloads[].int8_ann_j."))
+    _device_tables(doc, energy, chosen, "the Lava-measured spiking workloads and the rate networks' "
+                   f"transmissions (FPGA model {ENERGY_PER_TRANSMISSION_UJ:g} uJ per transmission).")
     # who wins: each Lava-measured SNN on Loihi, each rate network on the FPGA model, each INT8 ANN
     device_for = {"snn": LOIHI_DEVICE, "transmissions": FPGA_DEVICE}
     candidates = [(by_cell[(w["name"], device_for[w["kind"]])], f"{w['name']} on {device_for[w['kind']]}")
@@ -434,39 +432,102 @@ def _mapping(run: RunFolder, doc: Document) -> None:
                              fmt(r.get("chips")), fmt(r.get("intercore_spikes")), fmt(r.get("hops_ew")),
                              fmt(r.get("hops_ns"))) for r in mapping["rows"]),
                       "mapping.json: rows."))
+        _core_counts(run, doc, mapping["rows"])
 
 
-def _energy(run: RunFolder, doc: Document, own: dict[str, Path]) -> None:
+def _layer_names(workload: dict | None) -> str:
+    layers = (workload or {}).get("layers", [])
+    return f"{count(len(layers), 'layer')}: " + ", ".join(la["name"] for la in layers) if layers else "n/a"
+
+
+def _core_counts(run: RunFolder, doc: Document, rows: list[dict]) -> None:
+    """Why one network shows several core counts: what each row of mapping.json counts."""
+    energy_t = get(run.json("run.json") or {}, "config.energy_timesteps")
+    lines = []
+    for key, label in MODELS:
+        mine = {(r["method"], r["source_file"].startswith("loihi")): r for r in rows if r["model"] == key}
+        if not mine:
+            continue
+        convert = run.json(f"convert_{key}.json") or {}
+        workload = next((w for w in convert.get("workloads", [])
+                         if w.get("kind") == "snn" and w.get("timesteps") == energy_t), None)
+        parts = [f"{fmt(mine[(m, False)].get('cores_used'))} {m}" for m in ("greedy", "cluster")
+                 if (m, False) in mine]
+        text = f"{label}: " + " and ".join(parts) + f" for the converted network ({_layer_names(workload)})"
+        lava = mine.get(("greedy", True))
+        if lava:
+            lava_file = run.json(lava["source_file"]) or {}
+            shape = (_layer_names((lava_file.get("workloads") or [None])[0]) if key == "point"
+                     else "two-point units, two compartments each")
+            text += f"; {fmt(lava.get('cores_used'))} greedy for the graph Lava ran ({shape})"
+        lines.append(text + ".")
+    if not lines:
+        return
+    doc.add(Paragraph("One network, several core counts: each row counts something different "
+                      "(loihi_targets/mapper.py)."))
+    doc.add(Bullets((
+        *lines,
+        "greedy: layer by layer, each layer on a fresh core, a core filled until the next neuron would "
+        "break a Loihi per-core limit (1,024 compartments, 4,096 input and 4,096 output axons, 128 KB of "
+        "synapses), the usual NxSDK/Lava placement. These layers are far below the limits, so greedy "
+        "uses one core per layer.",
+        "Lava graph: the same greedy mapper on the layer chain that ran in Lava, with the spikes Lava "
+        "counted per neuron; the point network's audio and visual streams run there as one block-diagonal "
+        "layer per depth, so it has fewer (wider) layers than the converted network; this is the "
+        "'Loihi cores used' of the Lava section.",
+        "cluster: SpiNeMap-style, layer boundaries ignored: neurons are grouped by their spike traffic and "
+        "as many share a core as the limits allow; when the whole network fits one core, no spike "
+        "crosses a core (inter-core spikes 0).",
+    )))
+
+
+# The per-device quantities of energy.json the report tabulates: (rows[] key, workloads[] key of the
+# INT8-ANN reference, what it is). One table per quantity (devices as rows, workloads as columns), so a
+# quantity added here (time, power, energy-delay product) is one more table, never a wider one.
+# energy.json row key, its INT8-ANN counterpart in workloads[], the table's title: J, s and W side by side
+DEVICE_QUANTITIES = (("energy_j", "int8_ann_j", "energy per inference (J)"),
+                     ("time_s", "int8_ann_s", "time per inference (s)"),
+                     ("power_w", "int8_ann_w", "power (W)"),
+                     ("edp_js", "int8_ann_edp_js", "energy-delay product (J s)"))
+
+
+def _device_tables(doc: Document, energy: dict, workloads: list[dict], source_note: str) -> None:
+    """For each DEVICE_QUANTITIES entry present in energy.json: a devices x workloads table."""
+    rows = energy.get("rows", [])
+    devices = list(dict.fromkeys(r["device"] for r in rows))
+    reference = energy.get("int8_reference_device", "cmos45-int8")
+    names = [w["name"] for w in workloads]
+    for row_key, reference_key, what in DEVICE_QUANTITIES:
+        if not any(row_key in r for r in rows):
+            continue
+        by_cell = {(r["workload"], r["device"]): r.get(row_key) for r in rows}
+        given = [d for d in devices if any(by_cell.get((name, d)) is not None for name in names)]
+        body = [(device, *(fmt(by_cell.get((name, device))) for name in names)) for device in given]
+        body.append((f"same network as INT8 ANN ({reference})",
+                     *(fmt(w.get(reference_key)) for w in workloads)))
+        left_out = "" if len(given) == len(devices) else (
+            f"; devices whose sources give no {what.split(' (')[0]} are left out (docs/energy.md)")
+        doc.add(Table((f"device: {what}", *names), tuple(body),
+                      f"energy.json: rows[].{row_key}, workloads[].{reference_key}; {source_note}{left_out}"))
+
+
+def _energy(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
     energy = _section(run, doc, "Energy per inference", "energy.json", "energy stage")
     if energy is None:
         return
-    devices = list(dict.fromkeys(r["device"] for r in energy.get("rows", [])))
-    reference = energy.get("int8_reference_device", "cmos45-int8")
-    by_cell = {(r["workload"], r["device"]): r["energy_j"] for r in energy.get("rows", [])}
-    rows = tuple((w["name"], w["kind"], *(fmt(by_cell.get((w["name"], d))) for d in devices),
-                  fmt(w.get("int8_ann_j"))) for w in energy.get("workloads", []))
     doc.add(Paragraph("Energy per inference in joules on each device preset, from the measured counts "
-                      "(synaptic events, spikes, transmissions) of each workload; the last column is "
+                      "(synaptic events, spikes, transmissions) of each workload; the last row is "
                       "the same network run as an INT8 ANN on 45 nm CMOS, the bar a spiking network has "
                       "to beat."))
-    doc.add(Table(("workload", "kind", *devices, f"INT8 ANN ({reference})"), rows,
-                  "energy.json: rows[].energy_j and workloads[].int8_ann_j; presets and sources in "
-                  "energy.json devices."))
-    if "energy_per_device" in own:
-        doc.add(Figure(own["energy_per_device"].name,
-                       "Energy per inference on each device (log scale), one bar per workload; the shaded "
-                       "last group is each workload's network as an INT8 ANN on 45 nm CMOS (energy.json)."))
-    int8 = {w["name"]: w for w in energy.get("workloads", [])}
-    timed = [r for r in energy.get("rows", []) if r.get("time_s") is not None and r.get("event_based")]
-    if timed:  # J, s and W side by side where a source gives times (docs/energy.md, "Time and power")
-        row_keys = ("energy_j", "time_s", "power_w", "edp_js")
-        int8_keys = ("int8_ann_j", "int8_ann_s", "int8_ann_w")
-        doc.add(Table(("workload", "device", "J", "s", "W", "EDP (J s)", "INT8 J", "INT8 s", "INT8 W"),
-                      tuple((r["workload"], r["device"], *(fmt(r[k]) for k in row_keys),
-                             *(fmt(int8[r["workload"]].get(k)) for k in int8_keys)) for r in timed),
-                      "energy.json: rows[].energy_j, time_s, power_w, edp_js and workloads[].int8_ann_*; "
-                      "devices whose sources give no time are left out (docs/energy.md)."))
-    notes = energy.get("notes", []) + list(energy.get("interpretations", []))
+    kinds = ", ".join(f"{w['name']}: {w['kind']}" for w in energy.get("workloads", []))
+    _device_tables(doc, energy, energy.get("workloads", []),
+                   f"workload kinds: {kinds}; presets and their sources in energy.json devices.")
+    if "energy" in figures:
+        doc.add(Figure(figures["energy"], "Energy per inference on each device (log scale), one bar per "
+                                          "workload; the shaded last group is each workload's network as an "
+                                          "INT8 ANN on 45 nm CMOS (energy.json)."))
+    # each note once; then how the model reads what its sources leave open (docs/energy.md)
+    notes = list(dict.fromkeys(energy.get("notes", []))) + list(energy.get("interpretations", []))
     if notes:
         doc.add(Paragraph("Notes from the energy model (energy.json notes):"), Bullets(tuple(notes)))
 
@@ -484,8 +545,7 @@ def build_document(out_dir: str | Path) -> tuple[Document, dict[str, Path]]:
     figures = dict((run.json("run.json") or {}).get("figures", {}))
     own: dict[str, Path] = {}
     for key, draw in (("training_curves", report_figures.training_curves),
-                      ("accuracy_vs_timesteps", report_figures.accuracy_vs_timesteps),
-                      ("energy_per_device", report_figures.energy_per_device)):
+                      ("accuracy_vs_timesteps", report_figures.accuracy_vs_timesteps)):
         path = draw(run, run.path / f"report_{key}.png")
         if path is not None:
             own[key] = path
@@ -499,7 +559,7 @@ def build_document(out_dir: str | Path) -> tuple[Document, dict[str, Path]]:
     _loihi(run, doc, figures)
     _mcc_on_loihi(run, doc, figures)
     _mapping(run, doc)
-    _energy(run, doc, own)
+    _energy(run, doc, figures)
     _data_note(doc)
     return doc, own
 

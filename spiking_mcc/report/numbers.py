@@ -1,42 +1,19 @@
 """How the report prints numbers, and how it reads them out of the run folder's JSON files.
 
 Every number in a report table is `fmt(v)` or `pct(v)` of a value stored in a JSON file beside
-the report; the tests check exactly that, so these two functions are the whole formatting rule.
+the report; the tests check exactly that, so these two functions (from `spiking_mcc.formatting`, which
+the CLI's tables and the figures' titles use too) are the whole formatting rule.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
+from spiking_mcc.formatting import NOT_AVAILABLE, count, fmt, pct
 from spiking_mcc.io import read_json
 
-NOT_AVAILABLE = "n/a"
-
-
-def fmt(value: Any) -> str:
-    """A number as the report prints it: integers exactly, floats to 4 significant digits."""
-    if value is None:
-        return NOT_AVAILABLE
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return NOT_AVAILABLE
-        if value == int(value) and abs(value) < 1e6:
-            return str(int(value))
-        return f"{value:.4g}"
-    return str(value)
-
-
-def pct(fraction: Any) -> str:
-    """A fraction in [0, 1] (accuracy, burst probability) printed as a percentage with 2 decimals."""
-    if fraction is None or isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
-        return NOT_AVAILABLE
-    return f"{100.0 * fraction:.2f}"
+__all__ = ["NOT_AVAILABLE", "RunFolder", "count", "fmt", "get", "pct"]
 
 
 def get(doc: Any, path: str, default: Any = None) -> Any:

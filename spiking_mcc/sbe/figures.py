@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from spiking_mcc.io import save_figure
-from spiking_mcc.plotting import plt
+from spiking_mcc.plotting import integer_ticks, plt
 
 
 def run_label(run: dict) -> str:
@@ -31,6 +31,8 @@ def _plot_accuracy(runs: list[dict], x_key: str, xlabel: str, title: str, path: 
                 color=METHOD_COLOURS.get(run["method"]), linestyle=style, label=run_label(run))
     if log_x:
         ax.set_xscale("log")
+    elif x_key == "epoch":
+        integer_ticks(ax.xaxis)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
