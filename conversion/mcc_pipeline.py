@@ -114,7 +114,6 @@ def compare_with_brian(net, data: AVData, timesteps: int, engine_result: Simulat
 
 def plot_accuracy_vs_timesteps(path: Path, summary: dict) -> None:
     """accuracy_vs_T.png: the SNN accuracy at each T against the rate network's (a `convert_mcc` summary)."""
-    import spiking_mcc.plotting  # noqa: F401  (headless backend)
     from spiking_mcc.io import save_figure
     from spiking_mcc.plotting import ACCURACY_LABEL, as_percent, legend_outside, plt
 

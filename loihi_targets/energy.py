@@ -307,7 +307,6 @@ def write_energy_figure(report: dict, path: str | os.PathLike) -> None:
     """Grouped bar chart (log scale): energy per inference on each device, one bar per workload, and
     each workload's network as an INT8 ANN on 45 nm CMOS as the last, shaded group. The size is fixed
     (it fits a report page at any number of workloads); the legend sits under the bars."""
-    import spiking_mcc.plotting  # noqa: F401  (headless backend)
     from spiking_mcc.io import save_figure
     from spiking_mcc.plotting import legend_outside, plt
 

@@ -9,12 +9,9 @@ import numpy as np
 
 def plot_report(report: dict, path: Path) -> None:
     """Bar chart: spikes per sample per layer, Lava vs batched engine, with both accuracies."""
-    import matplotlib.pyplot as plt
-
-    import spiking_mcc.plotting  # noqa: F401  (headless backend)
     from spiking_mcc.formatting import fmt, pct
     from spiking_mcc.io import save_figure
-    from spiking_mcc.plotting import legend_outside
+    from spiking_mcc.plotting import legend_outside, plt
 
     rows = report["per_layer"]
     fig, ax = plt.subplots(figsize=(min(9.0, 4.0 + 0.6 * len(rows)), 3.2), layout="constrained")

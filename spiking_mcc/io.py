@@ -117,13 +117,10 @@ def load_npz(path: str | os.PathLike, required: tuple[str, ...] = ()) -> dict[st
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
-    """Save a matplotlib figure as PNG atomically and close it."""
-    import matplotlib.pyplot as plt
+    """Save a matplotlib figure as PNG atomically (spiking_mcc.plotting's figures are not pyplot's: there
+    is nothing to close)."""
 
     def _write(handle):
         fig.savefig(handle, format="png", dpi=dpi, bbox_inches="tight")
 
-    try:
-        return atomic_write(Path(path), _write)
-    finally:
-        plt.close(fig)
+    return atomic_write(Path(path), _write)

@@ -121,7 +121,6 @@ def run_lowlatency(model: str, data: str, timesteps: list[int], out_dir: str | o
 
 def plot_accuracy(path, summary: dict) -> None:
     """Accuracy vs T for the three stages beside the two ANNs."""
-    import spiking_mcc.plotting  # noqa: F401  (headless backend)
     from spiking_mcc.io import save_figure
     from spiking_mcc.plotting import plt
 

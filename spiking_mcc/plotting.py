@@ -1,4 +1,8 @@
-"""Headless matplotlib set-up and the few conventions every figure follows.
+"""Figures without pyplot, and the few conventions every figure follows.
+
+The project draws on `matplotlib.figure.Figure` objects of its own (`plt.subplots` below), saved by
+`spiking_mcc.io.save_figure`: it never selects a backend or registers figures with pyplot, so a user's
+matplotlib state (an inline notebook backend, an interactive window) is left as it was.
 
 - accuracy is drawn in percent (`as_percent`, axis label `ACCURACY_LABEL`), as the report's tables
   and the CLI print it (`spiking_mcc.formatting.pct`);
@@ -6,12 +10,25 @@
 - legends sit outside the data (`legend_outside`: to the right of the axes, or below them).
 """
 
+from types import SimpleNamespace
+
 import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
+FIGURE_KEYWORDS = ("figsize", "dpi", "layout", "facecolor", "edgecolor", "frameon")
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
+    """`pyplot.subplots` on a figure pyplot does not know: (figure, axes). Figure keywords (figsize,
+    layout, dpi, ...) go to the Figure, the rest (sharex, sharey, squeeze, gridspec_kw, ...) to its
+    `subplots`."""
+    figure = Figure(**{k: kwargs.pop(k) for k in FIGURE_KEYWORDS if k in kwargs})
+    return figure, figure.subplots(nrows, ncols, **kwargs)
+
+
+# The pyplot names the figure modules use, without pyplot's global state.
+plt = SimpleNamespace(subplots=subplots, get_cmap=matplotlib.colormaps.get_cmap, cm=matplotlib.cm)
 
 ACCURACY_LABEL = "test accuracy (%)"
 
