@@ -60,7 +60,6 @@ def _png_bytes():
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    plt.close(fig)
     return buf.getvalue()
 
 
