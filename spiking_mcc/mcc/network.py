@@ -48,6 +48,7 @@ import numpy as np
 
 from spiking_mcc.errors import DataError, ModelError, ParameterError
 from spiking_mcc.io import load_npz, save_npz
+from spiking_mcc.nn_math import softmax, softmax_cross_entropy
 from spiking_mcc.twopoint.transfer import LAWS, UNIT_LAW, check_law, transfer_with_grad
 
 FORMAT = "spiking-mcc/mcc-v1"
@@ -198,12 +199,6 @@ def predict(net: Network, audio: np.ndarray, visual: np.ndarray, masks: dict[str
     return np.concatenate(out) if out else np.zeros((0, net.n_classes))
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def loss_and_grads(net: Network, audio: np.ndarray, visual: np.ndarray, labels: np.ndarray,
                    sample_weight: np.ndarray | None = None, activity_l1: float = 0.0,
                    masks: dict[str, np.ndarray] | None = None) -> tuple[float, dict[str, np.ndarray]]:
@@ -216,19 +211,13 @@ def loss_and_grads(net: Network, audio: np.ndarray, visual: np.ndarray, labels: 
     fw = forward(net, audio, visual, masks)
     batch = len(labels)
     weight = np.ones(batch) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    shifted = fw.logits - fw.logits.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(shifted).sum(axis=1))
-    prob = np.exp(shifted - log_norm[:, None])
-    log_prob = shifted[np.arange(batch), labels] - log_norm
-    loss = float(-(weight * log_prob).mean())
+    loss, d_logits = softmax_cross_entropy(fw.logits, labels, weight)
     n_hidden_units = 2 * sum(net.hidden)
     if activity_l1 > 0.0:
         loss += activity_l1 * sum(float(c[s]["y"].sum()) for c in fw.layers for s in STREAMS) / (
             batch * n_hidden_units)
 
     grads: dict[str, np.ndarray] = {}
-    d_logits = prob.copy()
-    d_logits[np.arange(batch), labels] -= 1.0
     d_logits *= weight[:, None] / batch
     last = fw.layers[-1]
     fused = np.concatenate([last["audio"]["y"], last["visual"]["y"]], axis=1)
