@@ -7,6 +7,7 @@ from spiking_mcc.errors import DataError, ModelError, ParameterError
 from spiking_mcc.mcc.activity import count_transmissions, workload
 from spiking_mcc.mcc.network import (
     check_inputs,
+    context_masks,
     forward,
     full_masks,
     init_network,
@@ -16,23 +17,37 @@ from spiking_mcc.mcc.network import (
 )
 
 
-def _perturbed(model, law, scale, seed=3):
-    net = init_network(model, 5, 4, hidden=(4, 3), law=law, seed=seed)
+def _perturbed(model, law, scale, seed=3, context_source="broadcast", context_k=0):
+    net = init_network(model, 5, 4, hidden=(4, 3), law=law, seed=seed, context_source=context_source,
+                       context_k=context_k)
     rng = np.random.default_rng(seed)
     for key in net.params:
         net.params[key] = net.params[key] + rng.normal(0.0, scale, net.params[key].shape)
-        if key.endswith("_w_p"):
-            net.params[key] *= 1.0 - np.eye(len(net.params[key]))
+    _apply_wiring(net)
     net.norm["audio_mean"] = rng.normal(0, 0.2, 5)
     net.norm["visual_std"] = rng.uniform(0.5, 1.5, 4)
     return net
 
 
-@pytest.mark.parametrize(("model", "law"), [("mcc", "kp"), ("mcc", "coop"), ("mcc", "additive"),
-                                            ("point", "point")])
-def test_backprop_matches_finite_differences(model, law):
+def _apply_wiring(net):
+    """Zero the context weights outside the wiring masks (they are not parameters)."""
+    for layer in range(net.n_layers):
+        if net.has_context(layer):
+            mask_p, mask_d = context_masks(net, layer)
+            for s in ("audio", "visual"):
+                net.params[f"{s}{layer}_w_p"] *= mask_p
+                net.params[f"{s}{layer}_w_d"] *= mask_d
+
+
+@pytest.mark.parametrize(("model", "law", "source", "k"), [
+    ("mcc", "kp", "broadcast", 0), ("mcc", "coop", "broadcast", 0), ("mcc", "additive", "broadcast", 0),
+    ("mcc", "gain", "broadcast", 0), ("mcc", "coop_published", "broadcast", 0), ("mcc", "gain", "sent", 0),
+    ("mcc", "kp", "sent", 0), ("mcc", "gain", "broadcast", 2), ("mcc", "gain", "sent", 2),
+    ("point", "point", "broadcast", 0)])
+def test_backprop_matches_finite_differences(model, law, source, k):
     # kp: small weights and seed 4, so most units sit inside the exponent clip (non-zero context gradient)
-    net = _perturbed(model, law, 0.05, seed=4) if law == "kp" else _perturbed(model, law, 0.3)
+    scale, seed = (0.05, 4) if law == "kp" else (0.3, 3)
+    net = _perturbed(model, law, scale, seed=seed, context_source=source, context_k=k)
     rng = np.random.default_rng(1)
     audio, visual = rng.normal(size=(7, 5)), rng.normal(size=(7, 4))
     labels = rng.integers(0, 10, 7)
@@ -56,10 +71,12 @@ def test_backprop_matches_finite_differences(model, law):
             down = loss()
             w[idx] = old
             numeric[idx] = (up - down) / (2 * eps)
-        if key.endswith("_w_p"):
-            numeric *= 1.0 - np.eye(len(numeric))  # the diagonal is not a parameter
+        layer = int(key[5:6]) if key.startswith("audio") else int(key[6:7]) if key.startswith("visual") else 0
+        if key.endswith(("_w_p", "_w_d")):  # weights outside the wiring are not parameters
+            numeric *= context_masks(net, layer)[0 if key.endswith("_w_p") else 1]
         rel = np.abs(numeric - grads[key]).max() / max(np.abs(numeric).max(), 1e-4)
-        assert rel < 1e-5, f"{model}/{law} {key}: relative error {rel:.2e}"
+        assert rel < 1e-5, f"{model}/{law}/{source}/k={k} {key}: relative error {rel:.2e}"
+        assert np.abs(grads[key]).max() > 0 or key.startswith("out_b"), f"{key}: zero gradient"
 
 
 def test_point_baseline_has_same_neurons_and_no_context():

@@ -297,6 +297,33 @@ def _mcc_vs_point(run: RunFolder, doc: Document, figures: dict[str, str], own: d
     _figure(doc, figures, "noise")
 
 
+def _paper_claims(run: RunFolder, doc: Document) -> None:
+    """The MCC paper's claims as the comparison study measured them (compare.json: claims)."""
+    compare = run.json("compare.json")
+    if compare is None or not compare.get("claims"):
+        return
+    doc.add(Heading("The MCC paper's claims, measured"))
+    doc.add(Paragraph(
+        f"Seeds {fmt(compare.get('seeds'))}, {fmt(compare.get('epochs'))} epochs, MCC law "
+        f"`{compare.get('law', NOT_AVAILABLE)}`, context `{compare.get('context_source', NOT_AVAILABLE)}`. "
+        "Each measured value is a mean +- sd over the seeds; the protocols (equal-accuracy theta sweep, "
+        "best case over epochs, noise levels, damage) are the project's own, since the paper's full method "
+        "text is not available (docs/mcc.md)."))
+    doc.add(Table(("claim", "paper", "measured", "reproduced"),
+                  tuple((c.get("claim", NOT_AVAILABLE), c.get("paper_value", NOT_AVAILABLE),
+                         c.get("measured_value", NOT_AVAILABLE), c.get("reproduced", NOT_AVAILABLE))
+                        for c in compare["claims"]),
+                  "compare.json: claims (best case: the largest point / MCC ratio over epochs, "
+                  "compare.json best_case_ratios)."))
+    rows = tuple((setup, model, pct(a.get("test_accuracy")), fmt(a.get("active_neurons_per_sample")),
+                  fmt(a.get("feedforward_events_per_sample")), fmt(a.get("all_events_per_sample")))
+                 for setup, by_model in compare.get("accounting", {}).items()
+                 for model, a in by_model.items())
+    doc.add(Table(("setup", "model", "test accuracy (%)", "active neurons / sample",
+                   "feed-forward events / sample", "all events / sample"), rows,
+                  "compare.json: accounting (seed means, test time, theta 0)."))
+
+
 def _conversion(run: RunFolder, doc: Document, figures: dict[str, str], own: dict[str, Path]) -> None:
     doc.add(Heading("Spiking networks: accuracy vs time steps"))
     converts = [(key, label, run.json(f"convert_{key}.json")) for key, label in MODELS]
@@ -485,6 +512,7 @@ def build_document(out_dir: str | Path) -> tuple[Document, dict[str, Path]]:
     _cells(run, doc, figures)
     _rate_surface(run, doc, figures)
     _mcc_vs_point(run, doc, figures, own)
+    _paper_claims(run, doc)
     _conversion(run, doc, figures, own)
     _loihi(run, doc, figures)
     _mcc_on_loihi(run, doc, figures)
