@@ -24,7 +24,19 @@ def test_train_writes_model_and_report(cli, tmp_path):
     assert net.model == "point" and net.n_visual == 64
 
 
-@pytest.mark.parametrize("argv", [["train", "--epochs", "0"], ["train", "--theta", "-1"],
+def test_train_mcc_with_context_on_sent_spikes(cli, tmp_path):
+    argv = ["train", "--model", "mcc", "--law", "coop_published", "--context", "sent", "--context-k", "4",
+            "--epochs", "2", "--out", str(tmp_path)]
+    assert cli(argv) == 0
+    report = json.loads((tmp_path / "train_mcc.json").read_text())
+    assert (report["law"], report["context_source"], report["context_k"]) == ("coop_published", "sent", 4)
+    assert report["test_accuracy"] > 0.8
+    assert report["all_events_per_sample"] > report["feedforward_events_per_sample"] > 0
+    net = load_network(tmp_path / "mcc.npz")
+    assert (net.context_source, net.context_k) == ("sent", 4)
+
+
+@pytest.mark.parametrize("argv", [["train", "--epochs", "0"], ["train", "--context-k", "-1"], ["train", "--theta", "-1"],
                                   ["train", "--audio-snr-db", "nan"]])
 def test_train_bad_parameters_exit_2(cli, tmp_path, capsys, argv):
     assert cli([*argv, "--out", str(tmp_path)]) == 2

@@ -12,6 +12,7 @@ from spiking_mcc.mcc.network import (
     full_masks,
     init_network,
     load_network,
+    local_mask,
     loss_and_grads,
     save_network,
 )
@@ -176,3 +177,62 @@ def test_bad_inputs_name_the_array():
         check_inputs(net, good_a, bad, labels)
     with pytest.raises(DataError, match="labels.*\\[0, 10\\)"):
         check_inputs(net, good_a, good_v, np.array([0, 1, 10]))
+
+
+def _hand_made_context(source, k=0):
+    """The hand-made network with `gain` (A = R at zero context weights) and the given context wiring."""
+    net = init_network("mcc", 1, 1, hidden=(3, 2), n_classes=4, law="gain", context_source=source,
+                       context_k=k)
+    for key in net.params:
+        net.params[key] = np.zeros_like(net.params[key])
+    net.params["audio0_w_r"][:, 0] = [1.0, -1.0, 2.0]
+    net.params["visual0_w_r"][:, 0] = [1.0, 1.0, 1.0]
+    net.params["audio1_w_r"][:] = 1.0
+    net.params["visual1_w_r"][:] = 1.0
+    return net
+
+
+def test_context_on_sent_spikes_adds_events_but_no_active_neurons():
+    one = np.ones((1, 1))
+    point = count_transmissions(_hand_made("point"), one, one)
+    sent = count_transmissions(_hand_made_context("sent"), one, one)
+    layer0 = {k for k in _hand_made_context("sent").params if k.startswith(("audio0", "visual0"))}
+    assert layer0 == {"audio0_w_r", "audio0_b_r", "visual0_w_r", "visual0_b_r"}  # `sent`: no layer-0 context
+    assert sent.feedforward_per_sample == point.feedforward_per_sample == 26
+    assert sent.active_neurons_per_sample == point.active_neurons_per_sample == 5 + 4
+    # the 5 sending layer-0 units reach 2 proximal + 2 distal + 1 summary synapse in layer 1; each of the
+    # two non-zero summaries reaches the 2 x 2 units of layer 1
+    assert sent.context_per_sample == 5 * 5 + 2 * 4
+    assert (point.context_synapses, sent.feedforward_synapses) == (0, 28)
+    assert sent.context_synapses == 2 * (6 + 6 + 3 + 4)
+
+
+def test_sparse_local_context_wiring():
+    mask = local_mask(8, 8, 3, True)
+    assert np.all(mask.sum(axis=1) == 3) and np.all(np.diag(mask) == 0)
+    assert mask[0, 1] == mask[0, 7] == mask[0, 2] == 1  # the nearest neighbours on the ring
+    assert np.array_equal(local_mask(4, 8, 0, False), np.ones((4, 8)))
+    assert local_mask(4, 8, 2, False).sum(axis=1).tolist() == [2, 2, 2, 2]
+    one = np.ones((1, 1))
+    dense = count_transmissions(_hand_made_context("broadcast"), one, one)
+    sparse = count_transmissions(_hand_made_context("broadcast", k=1), one, one)
+    assert dense.context_per_sample == 66
+    # k = 1: each context sender reaches 1 proximal + 1 distal + the summary
+    assert sparse.context_per_sample == (5 * 3 + 2 * 6) + (4 * 3 + 2 * 4)
+    assert sparse.context_synapses < dense.context_synapses
+    with pytest.raises(ParameterError, match="context_k"):
+        init_network("mcc", 1, 1, context_k=-1)
+    with pytest.raises(ParameterError, match="context_source"):
+        init_network("mcc", 1, 1, context_source="echo")
+
+
+def test_context_wiring_round_trips_and_old_files_load_as_broadcast(tmp_path):
+    net = _perturbed("mcc", "gain", 0.3, context_source="sent", context_k=2)
+    back = load_network(save_network(net, tmp_path / "sent.npz"))
+    assert (back.context_source, back.context_k) == ("sent", 2)
+    x_a, x_v = np.random.default_rng(0).normal(size=(4, 5)), np.random.default_rng(1).normal(size=(4, 4))
+    np.testing.assert_array_equal(forward(back, x_a, x_v).logits, forward(net, x_a, x_v).logits)
+    old = dict(np.load(save_network(_perturbed("mcc", "kp", 0.1), tmp_path / "b.npz"), allow_pickle=False))
+    del old["context_source"], old["context_k"]
+    np.savez(tmp_path / "old.npz", **old)
+    assert load_network(tmp_path / "old.npz").context_source == "broadcast"
