@@ -36,7 +36,8 @@ def test_train_mcc_with_context_on_sent_spikes(cli, tmp_path):
     assert (net.context_source, net.context_k) == ("sent", 4)
 
 
-@pytest.mark.parametrize("argv", [["train", "--epochs", "0"], ["train", "--context-k", "-1"], ["train", "--theta", "-1"],
+@pytest.mark.parametrize("argv", [["train", "--epochs", "0"], ["train", "--context-k", "-1"],
+                                  ["train", "--theta", "-1"],
                                   ["train", "--audio-snr-db", "nan"]])
 def test_train_bad_parameters_exit_2(cli, tmp_path, capsys, argv):
     assert cli([*argv, "--out", str(tmp_path)]) == 2

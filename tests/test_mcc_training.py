@@ -107,7 +107,8 @@ def test_dnn_baseline_is_tuned_and_learns_over_three_seeds(data):
     tuned = train_dnn(data, (32, 16), 3, 0)
     assert set(tuned.validation) == {f"{lr:g}" for lr in DNN_LEARNING_RATES}
     assert tuned.validation[f"{tuned.learning_rate:g}"] == max(tuned.validation.values())
-    accs = [train_dnn(data, (32, 16), 3, s, learning_rate=tuned.learning_rate).test_accuracy for s in (0, 1, 2)]
+    accs = [train_dnn(data, (32, 16), 3, s, learning_rate=tuned.learning_rate).test_accuracy
+            for s in (0, 1, 2)]
     assert np.mean(accs) > 0.93 and min(accs) > 0.9  # clean AV digits: images alone give ~97%
     last = tuned.history[-1]
     assert last["all_events_per_sample"] == last["feedforward_events_per_sample"] > 0
