@@ -480,12 +480,15 @@ def run_compare(
             }
     resilience = {
         "test_time": {
-            m: [_aggregate([rows[i] for rows in damage_test[m]]) for i in range(len(plan.damage_fractions))]
+            m: [
+                {**_aggregate([rows[i] for rows in damage_test[m]]), "fraction": fraction}
+                for i, fraction in enumerate(plan.damage_fractions)
+            ]
             for m in MODELS
         },
         "mid_training": [],
     }
-    for (model, _), rows in mid.items():
+    for (model, fraction), rows in mid.items():
         agg = _aggregate([{k: v for k, v in r.items() if k != "history"} for r in rows])
         hist = np.array([r["history"] for r in rows])
         resilience["mid_training"].append(
@@ -494,6 +497,7 @@ def run_compare(
                 "model": model,
                 "setup": "supervised",
                 "damage_epoch": int(rows[0]["damage_epoch"]),
+                "fraction": fraction,  # exact (the seed mean of equal floats need not be)
                 "recovery_curve": hist.mean(axis=0).tolist(),
                 "recovery_curve_sd": (
                     hist.std(axis=0, ddof=1) if len(rows) > 1 else np.zeros(hist.shape[1])
