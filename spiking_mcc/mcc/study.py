@@ -610,20 +610,6 @@ def _legacy(report: dict, theta_curves: dict, plan: StudyPlan) -> dict:
             ]
             finite = [r for r in ratios if r is not None]
             per_epoch[setup][label] = {"by_epoch": ratios, "max": max(finite) if finite else None}
-    noisy = report["noisy_task"]
-    noise = [
-        {
-            "audio_snr_db": noisy["audio_snr_db"],
-            "visual_snr_db": noisy["visual_snr_db"],
-            "model": m,
-            "test_accuracy": acc["noisy_supervised"][m]["test_accuracy"],
-            "transmissions_per_sample": acc["noisy_supervised"][m]["all_events_per_sample"],
-            "feedforward_transmissions_per_sample": acc["noisy_supervised"][m][
-                "feedforward_events_per_sample"
-            ],
-        }
-        for m in acc["noisy_supervised"]
-    ]
     res = report["resilience"]
     damage = {
         "test_time": {
@@ -648,7 +634,6 @@ def _legacy(report: dict, theta_curves: dict, plan: StudyPlan) -> dict:
         "equal_accuracy": equal,
         "max_ratio_point_over_mcc": max_ratio,
         "per_epoch_ratio_point_over_mcc": per_epoch,
-        "noise": noise,
         "damage": damage,
         "learning_speed": learning,
     }
