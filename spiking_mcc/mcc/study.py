@@ -643,10 +643,11 @@ def _stats(row: dict, key: str, n: int) -> dict:
     return {"mean": row[key], "sd": row[f"{key}_sd"], "n": n}
 
 
-def _fmt_ms(stats: dict, percent: bool = False, digits: int = 2) -> str:
+def _fmt_ms(stats: dict, percent: bool = False, digits: int = 2, unit: str = "") -> str:
+    """'mean +- sd UNIT (n = N)' of a mean_sd dict (percent: x 100 and ' %')."""
     if stats.get("mean") is None:
         return "n/a"
-    scale, unit = (100.0, " %") if percent else (1.0, "")
+    scale, unit = (100.0, " %") if percent else (1.0, unit)
     return f"{stats['mean'] * scale:.{digits}f} +- {stats['sd'] * scale:.{digits}f}{unit} (n = {stats['n']})"
 
 
@@ -697,7 +698,7 @@ def _claims(report: dict, plan: StudyPlan) -> list[dict]:
     ]
     eq_text = (
         f"; at equal accuracy {eq[-1]['target_accuracy']:.0%}: "
-        f"{_fmt_ms(_stats(eq[-1], 'ratio_point_over_mcc_per_feedforward', eq[-1]['seeds_reached']))}x"
+        + _fmt_ms(_stats(eq[-1], "ratio_point_over_mcc_per_feedforward", eq[-1]["seeds_reached"]), unit="x")
         if eq
         else ""
     )
