@@ -77,7 +77,7 @@ FULL_PLAN = StudyPlan(
     target_accuracies=(0.8, 0.9, 0.95, 0.97),
 )
 QUICK_PLAN = StudyPlan(
-    epochs=3,
+    epochs=4,
     seeds=(0, 1, 2),
     thetas=(0.0, 0.4, 1.0, 2.0),
     damage_fractions=(0.1, 0.3, 0.5),
@@ -477,6 +477,10 @@ def run_compare(
                 **mean_sd(reached),
                 "by_seed": reached,
                 "seeds_not_reaching": sum(r is None for r in reached),
+                # a seed that never reaches the target counts as epochs + 1 (a lower bound) in the verdict
+                "mean_unreached_as_epochs_plus_1": float(
+                    np.mean([plan.epochs + 1 if r is None else r for r in reached])
+                ),
             }
     resilience = {
         "test_time": {
@@ -722,8 +726,7 @@ def _claims(report: dict, plan: StudyPlan) -> list[dict]:
     faster, parts = 0, []
     for setup in ("supervised", "noisy_supervised"):
         m, p = learn[setup]["mcc"], learn[setup]["point"]
-        m_mean = m["mean"] if m["mean"] is not None else plan.epochs + 1
-        p_mean = p["mean"] if p["mean"] is not None else plan.epochs + 1
+        m_mean, p_mean = m["mean_unreached_as_epochs_plus_1"], p["mean_unreached_as_epochs_plus_1"]
         faster += (p_mean - m_mean) >= 1.0
         parts.append(
             f"{setup} to {learn[setup]['target_accuracy']:.0%}: MCC {_fmt_ms(m, digits=1)} vs point "
