@@ -86,3 +86,30 @@ def test_bad_training_data_names_the_array(data):
     with pytest.raises(DataError, match="test visual.*shape"):
         train_model("point", "supervised", _broken(data, visual_test=data.visual_test[:, :60]), 1, 0,
                     config=SMALL)
+
+
+def test_incongruent_pairs_show_another_digit():
+    from spiking_mcc.mcc.task import blank_modality, incongruent_pairs
+
+    labels = np.repeat(np.arange(10), 5)
+    index, image_labels = incongruent_pairs(np.zeros((50, 3)), labels, np.random.default_rng(0))
+    assert np.all(image_labels != labels) and np.array_equal(image_labels, labels[index])
+    assert len(np.unique(image_labels)) == 10  # drawn from every other digit, not a fixed shift
+    blanked = blank_modality(SimpleNamespace(audio_train=np.ones((2, 3)), visual_train=np.ones((2, 2)),
+                                             y_train=np.zeros(2), audio_test=np.ones((1, 3)),
+                                             visual_test=np.ones((1, 2)), y_test=np.zeros(1)), "audio")
+    assert not blanked.audio_train.any() and not blanked.audio_test.any() and blanked.visual_test.all()
+
+
+def test_dnn_baseline_is_tuned_and_learns_over_three_seeds(data):
+    from spiking_mcc.mcc.dnn import DNN_LEARNING_RATES, train_dnn
+
+    tuned = train_dnn(data, (32, 16), 3, 0)
+    assert set(tuned.validation) == {f"{lr:g}" for lr in DNN_LEARNING_RATES}
+    assert tuned.validation[f"{tuned.learning_rate:g}"] == max(tuned.validation.values())
+    accs = [train_dnn(data, (32, 16), 3, s, learning_rate=tuned.learning_rate).test_accuracy
+            for s in (0, 1, 2)]
+    assert np.mean(accs) > 0.93 and min(accs) > 0.9  # clean AV digits: images alone give ~97%
+    last = tuned.history[-1]
+    assert last["all_events_per_sample"] == last["feedforward_events_per_sample"] > 0
+    assert last["active_neurons_per_sample"] <= 64 + 32

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from spiking_mcc.errors import ParameterError
-from spiking_mcc.twopoint.transfer import KP_EXPONENT_MAX, LAWS, transfer, transfer_with_grad
+from spiking_mcc.twopoint.transfer import ALL_LAWS, KP_EXPONENT_MAX, transfer, transfer_with_grad
 
 RNG = np.random.default_rng(0)
 R_GRID = RNG.uniform(-3.0, 3.0, 4000)
@@ -43,6 +43,35 @@ def test_coop_context_alone_drives_and_relu6_bounds():
     np.testing.assert_allclose(transfer("coop", r, np.zeros_like(r)), r * r + 2 * r)
 
 
+def test_coop_published_is_the_unclamped_polynomial_and_coop_its_relu6_clamp():
+    a = transfer("coop_published", R_GRID * 3, C_GRID * 3)
+    r, c = R_GRID * 3, C_GRID * 3
+    np.testing.assert_allclose(a, r * r + 2 * r + c * (1 + np.abs(r)), rtol=1e-12)
+    assert a.max() > 6.0 and a.min() < 0.0  # no clamp
+    np.testing.assert_allclose(transfer("coop", r, c), np.clip(a, 0.0, 6.0), rtol=1e-12)
+
+
+def _fires(law, r, c):
+    return np.maximum(transfer(law, r, c), 0.0)
+
+
+def test_gain_is_the_attenuating_law_and_the_others_are_not():
+    """Conflicting context silences, coherent context amplifies, context alone cannot fire the unit."""
+    r = np.abs(R_GRID[:500]) + 0.2
+    strong = np.full_like(r, 12.0)
+    silenced = {law: bool(np.all(_fires(law, r, -strong) < 1e-6 * r)) for law in ALL_LAWS if law != "point"}
+    amplified = {law: bool(np.all(_fires(law, r, np.abs(C_GRID[:500]) + 0.1) > r * (1 + 1e-9)))
+                 for law in ("kp", "gain", "additive")}
+    no_drive = -np.abs(R_GRID)  # R <= 0: the receptive field does not drive the unit
+    alone = {law: bool(np.any(_fires(law, no_drive, np.abs(C_GRID) * 2) > 0)) for law in ALL_LAWS}
+    assert silenced == {"kp": False, "coop": True, "coop_published": True, "additive": True, "gain": True}
+    assert all(amplified.values())
+    assert alone == {"kp": False, "coop": True, "coop_published": True, "additive": True, "point": False,
+                     "gain": False}
+    # kp keeps at least k1 = 0.5 of R under conflicting context (only `gain` has all three properties)
+    assert np.all(_fires("kp", r, -strong) >= 0.5 * r * (1 - 1e-9))
+
+
 def test_additive_and_point():
     np.testing.assert_allclose(transfer("additive", R_GRID, C_GRID), R_GRID + C_GRID)
     np.testing.assert_allclose(transfer("point", R_GRID, C_GRID), R_GRID)
@@ -68,10 +97,12 @@ def _away_from_kinks(law, r, c, margin=1e-3):
     if law == "coop":
         z = r * r + 2 * r + c * (1 + np.abs(r))
         return (np.abs(z) > margin) & (np.abs(z - 6.0) > margin) & (np.abs(r) > margin)
+    if law == "coop_published":
+        return np.abs(r) > margin
     return np.ones_like(r, dtype=bool)
 
 
-@pytest.mark.parametrize("law", LAWS)
+@pytest.mark.parametrize("law", ALL_LAWS)
 def test_derivatives_match_finite_differences(law):
     ok = _away_from_kinks(law, R_GRID, C_GRID)
     r, c = R_GRID[ok], C_GRID[ok]

@@ -62,9 +62,13 @@ def load_mcc_network(path: str | os.PathLike) -> Network:
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
     try:
-        return load_network(path)
+        net = load_network(path)
     except DataError as err:
         raise ModelError(str(err)) from None
+    if net.model == "mcc" and net.context_source != "broadcast":
+        raise ModelError(f"{path}: context_source is {net.context_source!r}; the spiking conversion reads "
+                         "'broadcast' MCC networks only (docs/mcc.md)")
+    return net
 
 
 def _standardised_first_layer(net: Network, stream: str) -> tuple[np.ndarray, np.ndarray]:

@@ -1,32 +1,39 @@
-"""`spiking-mcc compare`: the MCC vs point-neuron study (accuracy, transmissions, energy, noise, damage)."""
+"""`spiking-mcc compare`: the MCC vs point-neuron study (docs/mcc.md): accountings, claims, noise, damage."""
 
 from __future__ import annotations
 
 import argparse
 
 from spiking_mcc.commands.common import add_out_argument, add_seed_argument, print_table
+from spiking_mcc.commands.train import add_law_argument
 from spiking_mcc.formatting import pct
+from spiking_mcc.mcc.network import CONTEXT_SOURCES
 
-HELP = "compare the MCC network with the point-neuron baseline: energy at equal accuracy, noise, damage"
+HELP = "compare the MCC network with the point-neuron baseline: every accounting, the paper's claims, damage"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
-                        help="fewer epochs, noise levels, thresholds and damage fractions (under 2 minutes)")
+                        help="fewer epochs, thresholds and damage fractions (under 2 minutes)")
+    add_law_argument(parser, "the attenuating law")
+    parser.add_argument("--context", choices=CONTEXT_SOURCES, default="sent",
+                        help="context source of the `mcc` model: outputs already sent by the previous layer, "
+                             "or an extra broadcast of relu(R) (default: sent, docs/mcc.md)")
     add_seed_argument(parser)
     add_out_argument(parser, "results/compare")
 
 
 def run(args: argparse.Namespace) -> int:
-    from spiking_mcc.mcc.study import run_compare, summary_rows
+    from spiking_mcc.mcc.study import claims_rows, run_compare, summary_rows
 
-    report = run_compare(args.out, quick=args.quick, seed=args.seed)
+    report = run_compare(args.out, quick=args.quick, seed=args.seed, law=args.law,
+                         context_source=args.context)
     print_table(summary_rows(report))
-    for setup, rows in report["equal_accuracy"].items():
-        # cost = fewest transmissions per sample reaching the target accuracy (None: never reached)
-        print_table([{"setup": setup, "target accuracy (%)": pct(r["target_accuracy"]),
-                      "mcc/sample": r["mcc_per_sample"], "point/sample": r["point_per_sample"],
-                      "point/mcc (all)": r["ratio_point_over_mcc_per_sample"],
-                      "point/mcc (feed-forward)": r["ratio_point_over_mcc_per_feedforward"]} for r in rows])
+    for setup, by_model in report["accounting"].items():
+        print_table([{"setup": setup, "model": model, "accuracy (%)": pct(a["test_accuracy"]),
+                      "active neurons": a["active_neurons_per_sample"],
+                      "feed-forward events": a["feedforward_events_per_sample"],
+                      "all events": a["all_events_per_sample"]} for model, a in by_model.items()])
+    print_table(claims_rows(report))
     print(f"wrote {args.out}/compare.json ({report['wall_time_s']:.0f} s)")
     return 0

@@ -15,7 +15,8 @@ from spiking_mcc.errors import ParameterError
 from spiking_mcc.formatting import pct
 from spiking_mcc.limits import bounds_text
 from spiking_mcc.mcc.activity import ENERGY_PER_TRANSMISSION_UJ
-from spiking_mcc.twopoint.transfer import UNIT_LAW
+from spiking_mcc.mcc.network import CONTEXT_SOURCES
+from spiking_mcc.twopoint.transfer import CONTEXT_LAWS, UNIT_LAW
 
 HELP = "train the MCC network (two-point units) or the point-neuron baseline on audio-visual digits"
 
@@ -24,9 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=("mcc", "point"), default="mcc", help="network (default: mcc)")
     parser.add_argument("--setup", choices=("supervised", "semi"), default="supervised",
                         help="all labels, or 10%% labelled + pseudo-labelling (default: supervised)")
-    parser.add_argument("--law", choices=("kp", "coop", "additive", "gain"), default=UNIT_LAW,
-                        help=f"two-point transfer law of the MCC units (default: {UNIT_LAW}, the law the "
-                             "spiking two-point unit realises, docs/twopoint_unit.md; baseline: A = R)")
+    add_law_argument(parser, "the law the spiking two-point unit realises, docs/twopoint_unit.md")
+    parser.add_argument("--context", choices=CONTEXT_SOURCES, default="broadcast",
+                        help="MCC context source: an extra broadcast of relu(R) in each layer, or the "
+                             "outputs the previous layer already sent (default: broadcast, the form the "
+                             "spiking conversion reads; docs/mcc.md)")
+    parser.add_argument("--context-k", type=int, default=0,
+                        help="MCC context wiring: 0 dense, k > 0 each unit gets context from k neighbours "
+                             "(default: 0)")
     parser.add_argument("--epochs", type=bounded_int("epochs"), default=20,
                         help=f"training epochs, in {bounds_text('epochs')} (default: 20)")
     parser.add_argument("--audio-snr-db", type=finite_float, default=None,
@@ -42,6 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_out_argument(parser, "results/train")
 
 
+def add_law_argument(parser: argparse.ArgumentParser, why_default: str) -> None:
+    """--law: the MCC units' transfer law (shared by `train` and `compare`)."""
+    parser.add_argument("--law", choices=CONTEXT_LAWS, default=UNIT_LAW,
+                        help=f"two-point transfer law of the MCC units (default: {UNIT_LAW}, {why_default}; "
+                             "docs/twopoint_laws.md; the point baseline always uses A = R)")
+
+
 def run(args: argparse.Namespace) -> int:
     from spiking_mcc.data.avdigits import load_avdigits
     from spiking_mcc.io import ensure_dir, write_json
@@ -49,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from spiking_mcc.mcc.network import save_network
     from spiking_mcc.mcc.train import accuracy, train_model
 
+    if getattr(args, "context_k", 0) < 0:
+        raise ParameterError(f"--context-k: must be >= 0 (0 = dense), got {args.context_k}")
     if args.theta < 0:
         raise ParameterError(f"--theta: must be >= 0, got {args.theta}")
     if args.energy_per_transmission_uj < 0:
@@ -56,13 +71,21 @@ def run(args: argparse.Namespace) -> int:
                              f"{args.energy_per_transmission_uj}")
     out = ensure_dir(args.out)
     data = load_avdigits(seed=args.seed, audio_snr_db=args.audio_snr_db, visual_snr_db=args.visual_snr_db)
-    result = train_model(args.model, args.setup, data, args.epochs, args.seed, law=args.law, progress=True)
+    from dataclasses import replace
+
+    from spiking_mcc.mcc.train import TrainConfig
+
+    config = replace(TrainConfig(), context_source=getattr(args, "context", "broadcast"),
+                     context_k=getattr(args, "context_k", 0))
+    result = train_model(args.model, args.setup, data, args.epochs, args.seed, law=args.law, config=config,
+                         progress=True)
     net = result.network
     act = count_transmissions(net, data.audio_test, data.visual_test, args.theta,
                               energy_per_transmission_uj=args.energy_per_transmission_uj)
     test_accuracy = accuracy(net, data.audio_test, data.visual_test, data.y_test, theta=args.theta)
     model_path = save_network(net, out / f"{args.model}.npz")
     report = {"model": args.model, "setup": args.setup, "law": net.law, "seed": args.seed,
+              "context_source": net.context_source, "context_k": net.context_k,
               "epochs": args.epochs, "hidden": list(net.hidden), "audio_snr_db": args.audio_snr_db,
               "visual_snr_db": args.visual_snr_db,
               "test_accuracy": test_accuracy, **act.as_dict(), "history": result.history,
@@ -80,7 +103,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _figure(history: list[dict], path, model: str) -> None:
-    import spiking_mcc.plotting  # noqa: F401
     from spiking_mcc.io import save_figure
     from spiking_mcc.plotting import ACCURACY_LABEL, as_percent, integer_ticks, legend_outside, plt
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from spiking_mcc.mcc.train import Damage, TrainConfig, TrainResult, accuracy, damage_masks, train_model
+from spiking_mcc.twopoint.transfer import UNIT_LAW
 
 
 def damage_at_test_time(result: TrainResult, data, fractions: list[float], seed: int = 0,
@@ -30,7 +31,7 @@ def damage_at_test_time(result: TrainResult, data, fractions: list[float], seed:
 
 
 def mid_training_damage(model: str, setup: str, data, epochs: int, fraction: float, seed: int = 0,
-                        law: str = "kp", config: TrainConfig | None = None) -> dict:
+                        law: str = UNIT_LAW, config: TrainConfig | None = None) -> dict:
     """Train with `fraction` of the hidden units silenced from epoch epochs // 2 on; drop and recovery."""
     damage_epoch = max(1, epochs // 2)
     result = train_model(model, setup, data, epochs, seed, law=law, config=config,

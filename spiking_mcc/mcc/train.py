@@ -24,14 +24,15 @@ import numpy as np
 from spiking_mcc.errors import DataError, ParameterError
 from spiking_mcc.interrupts import check_interrupted
 from spiking_mcc.limits import check_seed
-from spiking_mcc.mcc.activity import count_transmissions
+from spiking_mcc.mcc.activity import count_transmissions, event_sums
 from spiking_mcc.mcc.network import (
     Network,
+    backward,
     check_inputs,
     fit_standardisation,
+    forward,
     full_masks,
     init_network,
-    loss_and_grads,
     predict,
 )
 from spiking_mcc.optim import Adam
@@ -56,6 +57,8 @@ class TrainConfig:
     pseudo_threshold: float = 0.9
     pseudo_weight: float = 1.0
     warmup_fraction: float = 0.3
+    context_source: str = "broadcast"  # MCC only: `broadcast` or `sent` (spiking_mcc.mcc.network)
+    context_k: int = 0  # MCC only: 0 dense context wiring, k sparse local (k neighbours)
 
 
 @dataclass(frozen=True)
@@ -126,8 +129,10 @@ def train_model(model: str, setup: str, data, epochs: int, seed: int, law: str =
 
     data: any object with audio_train (n, n_audio), visual_train (n, n_visual), y_train (n,), and the
     same *_test arrays (e.g. spiking_mcc.data.avdigits.AVDigits). Returns a TrainResult whose history
-    has, per epoch, loss, train_accuracy (on the labelled pool), test_accuracy, n_pseudo and the
-    (feed-forward) transmissions per test sample at theta = 0.
+    has, per epoch, loss, train_accuracy (on the labelled pool), test_accuracy, n_pseudo, the accounting
+    per test sample at theta = 0 after the epoch (active_neurons_per_sample, feedforward_events_per_sample,
+    all_events_per_sample; transmissions_per_sample = all events) and the same three counted during the
+    epoch's training forward passes (train_*_per_sample, per training sample presented; train_samples).
     """
     check_seed(seed)
     config = config or TrainConfig()
@@ -142,7 +147,8 @@ def train_model(model: str, setup: str, data, epochs: int, seed: int, law: str =
     for name, x in (("audio_train", a_tr), ("visual_train", v_tr)):
         if x.ndim != 2 or x.shape[1] < 1:
             raise DataError(f"training data {name}: expected shape (n, features), got {x.shape}")
-    net = init_network(model, a_tr.shape[1], v_tr.shape[1], config.hidden, N_CLASSES, law, seed)
+    net = init_network(model, a_tr.shape[1], v_tr.shape[1], config.hidden, N_CLASSES, law, seed,
+                       config.context_source, config.context_k)
     check_inputs(net, a_tr, v_tr, y_tr, where="training")
     check_inputs(net, a_te, v_te, y_te, where="test")
     fit_standardisation(net, a_tr, v_tr)
@@ -181,19 +187,32 @@ def train_model(model: str, setup: str, data, epochs: int, seed: int, law: str =
             pool_w = np.concatenate([np.ones(len(labelled)), np.full(n_pseudo, config.pseudo_weight)])
         order = _epoch_order(len(pool_idx), steps_per_epoch * config.batch_size, rng)
         losses = []
+        training_events = {"active": 0.0, "ff": 0.0, "ctx": 0.0}
         for step in range(steps_per_epoch):
             pick = order[step * config.batch_size:(step + 1) * config.batch_size]
             idx = pool_idx[pick]
-            loss, grads = loss_and_grads(net, a_tr[idx], v_tr[idx], pool_y[pick], pool_w[pick],
-                                         config.activity_l1, masks)
+            fw = forward(net, a_tr[idx], v_tr[idx], masks)
+            for name, by_layer in event_sums(net, fw).items():
+                if name in training_events:
+                    training_events[name] += sum(by_layer.values())
+            loss, grads = backward(net, fw, pool_y[pick], pool_w[pick], config.activity_l1)
             optimiser.step(net.params, grads)
             losses.append(loss)
+        presented = steps_per_epoch * config.batch_size
         train_acc = accuracy(net, a_tr[labelled], v_tr[labelled], y_tr[labelled], masks)
         activity = count_transmissions(net, a_te, v_te, masks=masks)
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "train_accuracy": train_acc,
                         "test_accuracy": accuracy(net, a_te, v_te, y_te, masks), "n_pseudo": n_pseudo,
                         "transmissions_per_sample": activity.transmissions_per_sample,
-                        "feedforward_transmissions_per_sample": activity.feedforward_per_sample})
+                        "feedforward_transmissions_per_sample": activity.feedforward_per_sample,
+                        "active_neurons_per_sample": activity.active_neurons_per_sample,
+                        "feedforward_events_per_sample": activity.feedforward_per_sample,
+                        "all_events_per_sample": activity.transmissions_per_sample,
+                        "train_samples": presented,
+                        "train_active_neurons_per_sample": training_events["active"] / presented,
+                        "train_feedforward_events_per_sample": training_events["ff"] / presented,
+                        "train_all_events_per_sample": (training_events["ff"] + training_events["ctx"])
+                        / presented})
     return TrainResult(net, model, setup, net.law, seed, int(epochs), history[-1]["test_accuracy"], history,
                        masks, config, damage_info)
 

@@ -40,7 +40,7 @@ FIGURE_CAPTIONS = {
                                  "(transmission threshold sweep; compare.json curves).",
     "learning_speed": "Learning speed: test accuracy per epoch in the comparison study (compare.json).",
     "resilience": "Damage resilience: hidden units silenced at test time (left) and mid-training (right).",
-    "noise": "Accuracy with noisy audio and clean visual input (compare.json noise).",
+    "noise": "Accuracy on the noisy task, noise on both modalities (compare.json noisy_task).",
     "accuracy_vs_T_mcc": "MCC converted to two-compartment spiking units: accuracy vs T.",
     "accuracy_vs_T_point": "Point-neuron network converted to spiking units: accuracy vs T.",
     "loihi_counts": "Lava vs batched engine: spikes per sample per layer (loihi.json).",
@@ -294,10 +294,46 @@ def _mcc_vs_point(run: RunFolder, doc: Document, figures: dict[str, str], own: d
                       tuple((fmt(r.get("audio_snr_db")), r["model"], pct(r.get("test_accuracy")),
                              fmt(r.get("transmissions_per_sample"))) for r in noise),
                       "compare.json: noise (noisy audio, clean visual input)."))
-        if "noise" not in figures and len({r.get("audio_snr_db") for r in noise}) < 2:
-            doc.add(Paragraph("One audio SNR level in this run (quick mode): no accuracy-vs-noise curve; the "
-                              "table is the whole result. The full run sweeps several levels."))
     _figure(doc, figures, "noise")
+
+
+def _paper_claims(run: RunFolder, doc: Document, figures: dict[str, str]) -> None:
+    """The MCC paper's claims as the comparison study measured them (compare.json: claims)."""
+    compare = run.json("compare.json")
+    if compare is None or not compare.get("claims"):
+        return
+    doc.add(Heading("The MCC paper's claims, measured"))
+    doc.add(Paragraph(
+        f"Seeds {fmt(compare.get('seeds'))}, {fmt(compare.get('epochs'))} epochs, MCC law "
+        f"`{compare.get('law', NOT_AVAILABLE)}`, context `{compare.get('context_source', NOT_AVAILABLE)}`. "
+        "Each measured value is a mean +- sd over the seeds; the protocols (equal-accuracy theta sweep, "
+        "best case over epochs, noise levels, damage) are the project's own, since the paper's full method "
+        "text is not available (docs/mcc.md)."))
+    doc.add(Table(("claim", "paper", "measured", "reproduced"),
+                  tuple((c.get("claim", NOT_AVAILABLE), c.get("paper_value", NOT_AVAILABLE),
+                         c.get("measured_value", NOT_AVAILABLE), c.get("reproduced", NOT_AVAILABLE))
+                        for c in compare["claims"]),
+                  "compare.json: claims (best case: the largest point / MCC ratio over epochs, "
+                  "compare.json best_case_ratios)."))
+    rows = tuple((setup, model, pct(a.get("test_accuracy")), fmt(a.get("active_neurons_per_sample")),
+                  fmt(a.get("feedforward_events_per_sample")), fmt(a.get("all_events_per_sample")))
+                 for setup, by_model in compare.get("accounting", {}).items()
+                 for model, a in by_model.items())
+    doc.add(Table(("setup", "model", "test accuracy (%)", "active neurons / sample",
+                   "feed-forward events / sample", "all events / sample"), rows,
+                  "compare.json: accounting (seed means, test time, theta 0)."))
+    task = compare.get("noisy_task", {})
+    if task:
+        doc.add(Paragraph(f"Noisy task: audio at {fmt(task.get('audio_snr_db'))} dB, images at "
+                          f"{fmt(task.get('visual_snr_db'))} dB; audio_only / visual_only are the point "
+                          "control trained and tested with the other modality blanked."))
+        doc.add(Table(("model", "test accuracy (%)", "sd (points)"),
+                      tuple((model, pct(a.get("mean")), pct(a.get("sd")))
+                            for model, a in task.get("accuracy", {}).items()),
+                      "compare.json: noisy_task.accuracy (mean and sd over the seeds)."))
+    if "training_accounting" in figures:
+        doc.add(Figure(figures["training_accounting"], "Cumulative active neurons, feed-forward events and "
+                       "all events during training, supervised (compare.json training_curve)."))
 
 
 def _conversion(run: RunFolder, doc: Document, figures: dict[str, str], own: dict[str, Path]) -> None:
@@ -555,6 +591,7 @@ def build_document(out_dir: str | Path) -> tuple[Document, dict[str, Path]]:
     _cells(run, doc, figures)
     _rate_surface(run, doc, figures)
     _mcc_vs_point(run, doc, figures, own)
+    _paper_claims(run, doc, figures)
     _conversion(run, doc, figures, own)
     _loihi(run, doc, figures)
     _mcc_on_loihi(run, doc, figures)

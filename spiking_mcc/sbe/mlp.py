@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from spiking_mcc.io import save_npz
+from spiking_mcc.nn_math import softmax_cross_entropy
 
 SEQUENTIAL_FORMAT = "spiking-mcc/sequential-v1"
 
@@ -44,17 +45,6 @@ def forward(weights: list[np.ndarray], x: np.ndarray) -> tuple[list[np.ndarray],
         if index < len(weights) - 1:
             activity = np.maximum(activity, 0.0)
     return inputs, activity
-
-
-def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy and its per-sample gradient w.r.t. the logits (softmax - one-hot)."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_prob = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    rows = np.arange(labels.shape[0])
-    loss = float(-log_prob[rows, labels].mean())
-    grad = np.exp(log_prob)
-    grad[rows, labels] -= 1.0
-    return loss, grad
 
 
 def backward(

@@ -6,7 +6,8 @@ the unit's output is y = phi(A) (ReLU in the MCC network). docs/twopoint_laws.md
 | law        | A(R, C)                                             | source                          |
 |------------|-----------------------------------------------------|---------------------------------|
 | `kp`       | R [k1 + (1 - k1) exp(k2 R C)], k1 = 0.5, k2 = 2     | Kay & Phillips 2011             |
-| `coop`     | relu6(R^2 + 2R + C (1 + abs(R)))                    | Adeel's cooperation law         |
+| `coop`     | relu6(R^2 + 2R + C (1 + abs(R)))                    | cooperation law, relu6 clamp    |
+| `coop_published` | R^2 + 2R + C (1 + abs(R))                     | cooperation law as published    |
 | `additive` | R + C                                               | context as a second drive       |
 | `point`    | R                                                   | point neuron (context ignored)  |
 | `gain`     | R g(C), g(C) = GAIN_MAX / (1 + exp(-GAIN_K C))      | apical gain of the L5PC         |
@@ -15,13 +16,17 @@ the unit's output is y = phi(A) (ReLU in the MCC network). docs/twopoint_laws.md
 input cannot overflow; inside the clip the derivatives are exact, outside it the exponent is
 constant (its derivative is zero). Properties (tested): kp: A(0, c) = 0, A(r, 0) = r,
 sign(A) = sign(r), abs(A) > abs(r) exactly when r c > 0; coop: A(0, C) = C for C in [0, 6],
-0 <= A <= 6; additive: A(r, 0) = A(0, r) = r; point: A = R.
+0 <= A <= 6; coop_published: the same polynomial without the clamp (the clamp is the option `coop`);
+additive: A(r, 0) = A(0, r) = r; point: A = R.
 
 `gain` is the multiplicative apical gain that the two-compartment L5PC shows (tonic apical input
 roughly doubles the somatic f-I slope, Larkum et al. 1999; Naud & Sprekeler 2018): g(0) = 1 so
 A(r, 0) = r; coherent context (r > 0, c > 0) amplifies up to GAIN_MAX x; conflicting context
 (r > 0, c < 0) attenuates towards 0; context alone cannot drive the unit: A(0, c) = 0. g is a
 smooth function of C alone, so a spiking unit realises it with one lookup table on its apical state.
+`gain` is the project's attenuating law: of the laws here it is the only one with all three of
+"conflicting context drives relu(A) to 0", "coherent context amplifies", "relu(A(R <= 0, C)) = 0"
+(kp attenuates only to k1 = 0.5 x; coop, coop_published and additive let context alone fire).
 """
 
 from __future__ import annotations
@@ -30,7 +35,11 @@ import numpy as np
 
 from spiking_mcc.errors import ParameterError
 
-LAWS = ("kp", "coop", "additive", "point", "gain")
+LAWS = ("kp", "coop", "additive", "point", "gain")  # the laws fitted to the L5PC rate surface
+# Every law a two-point unit can use (the MCC network, `train --law`, `compare --law`): LAWS plus the
+# cooperation law in its published, unclamped form (the L5PC fit needs coop's ceiling to fix its scale).
+ALL_LAWS = (*LAWS, "coop_published")
+CONTEXT_LAWS = tuple(law for law in ALL_LAWS if law != "point")  # the laws an MCC unit can use
 # The law the spiking two-compartment unit of converted networks realises (one lookup table on its
 # apical state): the law the L5PC rate-surface fit reports as `law_used` and the MCC network's default.
 UNIT_LAW = "gain"
@@ -47,9 +56,9 @@ GAIN_K = 2.0  # `gain`: slope of the logistic gain in C (g'(0) = GAIN_MAX * GAIN
 
 
 def check_law(law: str) -> str:
-    """Return `law` if it is one of LAWS, else raise ParameterError naming it."""
-    if law not in LAWS:
-        raise ParameterError(f"law: expected one of {list(LAWS)}, got {law!r}")
+    """Return `law` if it is one of ALL_LAWS, else raise ParameterError naming it."""
+    if law not in ALL_LAWS:
+        raise ParameterError(f"law: expected one of {list(ALL_LAWS)}, got {law!r}")
     return law
 
 
@@ -73,6 +82,9 @@ def transfer_with_grad(law: str, r: np.ndarray, c: np.ndarray) -> tuple[np.ndarr
         a = r * gain
         slope = r * (1.0 - KP_K1) * e * KP_K2 * inside  # d(gain)/dz * dz/d(RC) * R
         return a, gain + slope * c, slope * r
+    if law == "coop_published":
+        abs_r = np.abs(r)
+        return r * r + 2.0 * r + c * (1.0 + abs_r), 2.0 * r + 2.0 + c * np.sign(r), 1.0 + abs_r
     if law == "coop":
         abs_r = np.abs(r)
         z = r * r + 2.0 * r + c * (1.0 + abs_r)
