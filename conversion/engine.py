@@ -51,9 +51,9 @@ def fire_and_reset(v: np.ndarray, v_th: np.ndarray | float, reset: str = "subtra
     ("subtract") or :math:`V = 0` ("zero"). Returns the spikes as a bool array."""
     fired = v > v_th
     if reset == "subtract":
-        np.subtract(v, v_th, out=v, where=fired)
+        v -= fired * v_th  # v - 1 * v_th where fired, v - 0 elsewhere: exact either way
     else:
-        np.copyto(v, 0.0, where=fired)
+        v *= ~fired
     return fired
 
 
@@ -236,7 +236,7 @@ def _validate(net: SpikingNetwork, timesteps, mode: str, maxpool: str, batch_siz
         raise ParameterError(f"mode must be one of {MODES}, got {mode!r}")
     if maxpool not in MAXPOOL_MODES:
         raise ParameterError(f"maxpool must be one of {MAXPOOL_MODES}, got {maxpool!r}")
-    if str(np.dtype(dtype)) not in DTYPES:
+    if str(dtype) not in DTYPES and getattr(dtype, "__name__", None) not in DTYPES:
         raise ParameterError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     if mode == "fixed" and net.layer_leak:
         raise ParameterError(f"mode 'fixed' has one leak per network; per-layer leaks {net.layer_leak} need "

@@ -235,7 +235,11 @@ def calibration_pre_activations(graph: Graph, x_calib, batch_size: int = 512) ->
 
 
 def percentile_positive(values: np.ndarray, q: float) -> float:
-    """The q-th percentile of the positive entries (1.0 when there are none)."""
+    """The q-th percentile of the positive entries (1.0 when there are none); q = 100 is their maximum
+    (np.percentile's value, without its partition)."""
+    if q == 100.0:
+        top = float(np.max(values, initial=0.0))
+        return top if top > 0 else 1.0
     positive = values[values > 0]
     return float(np.percentile(positive, q)) if positive.size else 1.0
 

@@ -173,3 +173,16 @@ def test_fixed_mode_runs_the_channelwise_network_on_loihi_arithmetic(mlp, digits
     fixed = engine.simulate(net, digits.x_test, 8, mode="fixed")[0]
     assert fixed.spikes["relu1"].mean() == pytest.approx(floating.spikes["relu1"].mean(), rel=0.05)
     assert abs(fixed.accuracy(digits.y_test) - floating.accuracy(digits.y_test)) <= 0.005
+
+
+def test_python_api_computes_without_drawing(mlp, tmp_path):
+    """convert_and_evaluate writes convert.json and model.nir but no figure; plot_summary draws it (the
+    CLI does so after the JSON is written)."""
+    from conversion.pipeline import convert_and_evaluate, plot_summary
+
+    graph, _ = mlp
+    summary = convert_and_evaluate(graph, "digits", [1, 4], "max", tmp_path, samples=40, batch_size=16)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["convert.json", "model.nir"]
+    assert summary["n_test"] == 40 and len(summary["snn"]) == 2
+    plot_summary(tmp_path / "accuracy_vs_T.png", summary)
+    assert (tmp_path / "accuracy_vs_T.png").stat().st_size > 1000
