@@ -443,19 +443,28 @@ def _simulate_fixed(snn: SpikingNetwork, x: np.ndarray, steps: list[int], batch_
     names = [layer.name for layer in fixed.layers]
     chain = snn.dense_chain()
     fanouts = fanout_maps(graph)
-    ann = ops.forward(graph, x)
+    n_pops = len(chain) - 1
+    ordered = list(zip(sorted(set(steps)), results))
+    terms = np.zeros((len(ordered), n_pops, 2))  # activation error: sum (ann - estimate)^2, sum ann^2
+    for start in range(0, len(x), batch_size):  # the ANN pass in batches: memory bounded by batch_size
+        ann = ops.forward(graph, x[start:start + batch_size])
+        for k, (t, res) in enumerate(ordered):
+            for i, counts in enumerate(res.spike_counts[:n_pops]):
+                pop = names[i]
+                estimate = counts[start:start + batch_size] / t * np.broadcast_to(snn.output_scale[pop],
+                                                                                   counts.shape[1:])
+                terms[k, i] += (np.sum((ann[pop] - estimate) ** 2), np.sum(ann[pop] ** 2))
     out = []
-    for t, res in zip(sorted(set(steps)), results):
+    for k, (t, res) in enumerate(ordered):
         spikes = {names[i]: c.sum(axis=1).astype(np.float64) for i, c in enumerate(res.spike_counts)}
         events, rates, errors = {}, {}, {}
         for i, ((dense, _), counts) in enumerate(zip(chain[1:], res.spike_counts)):
             events[dense.name] = counts @ np.asarray(fanouts[dense.name][names[i]], float).ravel()
-        for i, counts in enumerate(res.spike_counts[:len(chain) - 1]):
+        for i, counts in enumerate(res.spike_counts[:n_pops]):
             pop = names[i]
             rates[pop] = float(counts.sum() / counts.size / t)
-            estimate = counts / t * np.broadcast_to(snn.output_scale[pop], counts.shape[1:])
-            denom = float(np.sum(ann[pop] ** 2))
-            errors[pop] = float(np.sqrt(np.sum((ann[pop] - estimate) ** 2) / denom)) if denom > 0 else 0.0
+            num, denom = terms[k, i]
+            errors[pop] = float(np.sqrt(num / denom)) if denom > 0 else 0.0
         out.append(SimulationResult(t, res.predictions, readout_to_real(fixed, res.output), spikes, events,
                                     rates, errors, {chain[0][0].name: dense_macs(graph, chain[0][0].name)}))
     return out
