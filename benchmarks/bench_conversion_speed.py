@@ -143,7 +143,14 @@ def whole_process(trees: dict[str, Path], models: dict[str, str], repeats: int, 
                   f"{med[name, kind, 'distribution']:6.2f} s   distribution/max {ratio:4.2f}x")
         for threshold in ("max", "distribution"):
             speed = med["baseline", kind, threshold] / med["current", kind, threshold]
-            print(f"  {kind:<11} {threshold:<12} whole-process speed-up over baseline {speed:4.2f}x")
+            old, new = (json.loads((folder / f"cli-{name}-{kind}-{threshold}-0" / "convert.json").read_text())
+                        for name in ("baseline", "current"))
+            same = [a["accuracy"] == b["accuracy"] for a, b in zip(old["snn"], new["snn"])]
+            spikes = max(abs(a["spikes_per_sample"] / b["spikes_per_sample"] - 1)
+                         for a, b in zip(old["snn"], new["snn"]))
+            print(f"  {kind:<11} {threshold:<12} whole-process speed-up over baseline {speed:4.2f}x; "
+                  f"same accuracy at {sum(same)}/{len(same)} T, spikes/sample differ by <= {spikes:.1e} "
+                  "(relative)")
 
 
 def mnist(trees: dict[str, Path], folder: Path, epochs: int) -> None:
