@@ -15,7 +15,7 @@ figures), baseline and current alternately.
    training split) at T = 32 over all 5,000 images: wall time and peak memory (max RSS) of `convert`,
    and the peak memory for the first 500 vs all 5,000 samples (target: bounded by the batch size).
 
-Usage: python benchmarks/bench_conversion_speed.py [--repeats 3] [--mnist-epochs 5] [--skip-mnist]
+Usage: python benchmarks/bench_conversion_speed.py [--repeats 3] [--mnist-epochs 5] [--sections 1,2,3]
 """
 
 from __future__ import annotations
@@ -187,15 +187,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mnist-epochs", type=int, default=5)
-    parser.add_argument("--skip-mnist", action="store_true")
+    parser.add_argument("--sections", default="1,2,3", help="which of the sections 1, 2, 3 to run")
     args = parser.parse_args()
+    sections = set(args.sections.split(","))
     with tempfile.TemporaryDirectory(prefix="bench-conversion-") as tmp:
         folder = Path(tmp)
         trees = {"baseline": _baseline(folder), "current": REPO}
         models = _digits_models(folder)
-        in_process(trees, models, args.repeats)
-        whole_process(trees, models, args.repeats, folder)
-        if not args.skip_mnist:
+        if "1" in sections:
+            in_process(trees, models, args.repeats)
+        if "2" in sections:
+            whole_process(trees, models, args.repeats, folder)
+        if "3" in sections:
             mnist(trees, folder, args.mnist_epochs)
 
 

@@ -54,8 +54,9 @@ ALPHA_GRID = np.linspace(0.05, 1.0, 96)
 # OUTPUT_THRESHOLD_SAMPLES calibration samples: the project's choice, one forward batch (about 5,000
 # logits for 10 classes, enough for a 99th percentile), so its cost does not grow with the calibration set.
 OUTPUT_THRESHOLD_SAMPLES = 512
-# Channels histogrammed at once by the vectorised fit: bounds its index arrays to about 16 M entries.
-FIT_CHUNK_ELEMENTS = 1 << 24
+# Values histogrammed at once by the vectorised fit (whole channels, at least one): bounds its
+# temporaries to a few times 2 M entries (about 16 MB each).
+FIT_CHUNK_ELEMENTS = 1 << 21
 # Errors closer than this fraction of E[clip(x)^2] count as equal (the expanded-square round-off).
 TIE_TOLERANCE = 1e-12
 
@@ -183,18 +184,29 @@ def _fit_histograms(histograms: tuple, n_values: int, timesteps: int, ceiling, i
             np.where(active, np.maximum(mse[pick, best], 0.0), 0.0))
 
 
-def _fit_rows(values: np.ndarray, timesteps: int, ceiling, init_fraction: float, cache: dict | None = None,
-              key: str = ""):
-    """fit_channels over row chunks of at most FIT_CHUNK_ELEMENTS values (bounded memory). With `cache`
-    (values that do not depend on T), the histograms are kept there under `key` for the next T."""
-    step = max(1, FIT_CHUNK_ELEMENTS // max(1, values.shape[1]))
+def _fit_rows(pre: np.ndarray, per_channel: bool, timesteps: int, ceiling, init_fraction: float,
+              cache: dict | None = None, key: str = ""):
+    """fit_channels on pre-activations (N, C, ...): one fit per channel (axis 1), or one for all values.
+    Channels are histogrammed a chunk of at most FIT_CHUNK_ELEMENTS values at a time, so the fit's
+    temporaries stay bounded. With `cache` (pre-activations that do not depend on T), the histograms are
+    kept there under `key` for the next T."""
+    n_rows = pre.shape[1] if per_channel else 1
+    n_values = pre.size // n_rows
+    step = max(1, FIT_CHUNK_ELEMENTS // max(1, n_values))
+
+    def rows(i: int) -> np.ndarray:
+        if not per_channel:
+            return pre.reshape(1, -1)
+        chunk = pre[:, i:i + step]
+        return np.moveaxis(chunk, 1, 0).reshape(chunk.shape[1], -1)
+
     if cache is not None and key in cache:
         histograms = cache[key]
     else:
-        histograms = [_histograms(values[i:i + step], HISTOGRAM_BINS) for i in range(0, len(values), step)]
+        histograms = [_histograms(rows(i), HISTOGRAM_BINS) for i in range(0, n_rows, step)]
         if cache is not None:
             cache[key] = histograms
-    parts = [_fit_histograms(h, values.shape[1], timesteps, ceiling, init_fraction) for h in histograms]
+    parts = [_fit_histograms(h, n_values, timesteps, ceiling, init_fraction) for h in histograms]
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
 
 
@@ -322,8 +334,8 @@ def _fit_sequential(graph: Graph, x_calib, timesteps: int, init_fraction: float,
         pre = values[source]
         kept = cache.histograms if cache is not None and source in fixed else None
         if granularity == "channel":  # one (alpha, beta) per channel (images) or per neuron (dense)
-            rows = np.moveaxis(pre, 1, 0).reshape(pre.shape[1], -1)
-            alpha, beta, mse_c = _fit_rows(rows, timesteps, node.max, init_fraction, kept, f"{name}/channel")
+            alpha, beta, mse_c = _fit_rows(pre, True, timesteps, node.max, init_fraction, kept,
+                                           f"{name}/channel")
             shape = (-1,) + (1,) * (pre.ndim - 2)
             alpha, beta = alpha.reshape(shape), beta.reshape(shape)
             # Nearly silent channels would get tiny thresholds, i.e. huge unit-threshold weights: floor them.
@@ -332,7 +344,7 @@ def _fit_sequential(graph: Graph, x_calib, timesteps: int, init_fraction: float,
             beta = np.where(quiet, alpha, beta)
             mse = float(np.mean(mse_c))
         else:
-            alpha, beta, mse_c = _fit_rows(pre.reshape(1, -1), timesteps, node.max, init_fraction, kept,
+            alpha, beta, mse_c = _fit_rows(pre, False, timesteps, node.max, init_fraction, kept,
                                            f"{name}/layer")
             alpha, beta, mse = np.asarray(alpha[0]), np.asarray(beta[0]), float(mse_c[0])
         v_th[name], scale[name] = alpha, beta
