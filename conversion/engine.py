@@ -1,15 +1,19 @@
 r"""Batched numpy spiking engine for converted networks (float mode; ``mode="fixed"`` delegates to
 :mod:`conversion.fixed_point`).
 
-All samples of a batch run at once; each time step walks the graph in topological order. Linear nodes
-(Dense, Conv2d, pooling, Flatten, Add) act on the values arriving from before (the analog input or
+Samples stream through in batches of `batch_size` (memory grows with the batch, not the data set); all
+samples of a batch run at once, in float32 by default (``dtype="float64"`` for double; spike counts are
+int32, the readout accumulates in float64); each time step walks the graph in topological order. Linear
+nodes (Dense, Conv2d, pooling, Flatten, Add) act on the values arriving from before (the analog input or
 spikes times the output scale of their population); every ReLU population is a layer of
-integrate-and-fire neurons (:func:`if_step`); the output node accumulates its input current (readout
-"membrane") or spikes (readout "counts"). Nodes that see only the constant analog input are computed once.
+integrate-and-fire neurons (:func:`if_step`; spike where V > v_th, :func:`fire_and_reset`, the rule of
+every engine, docs/conversion.md); the output node accumulates its input current (readout "membrane") or
+spikes (readout "counts"). Nodes that see only the constant analog input are computed once per batch.
 
-The inner loop is a few pure functions (:func:`if_step`, :func:`poisson_spikes`) that tests call with
-hand-made arrays. Synaptic events are spikes times fan-out (the number of non-zero synapses from each
-presynaptic neuron into the receiving weighted layer, through pooling/flatten), per sample.
+The inner loop is a few small functions (:func:`fire_and_reset`, :func:`if_step`, :func:`poisson_spikes`)
+that tests call with hand-made arrays. Synaptic events are spikes times fan-out (the number of non-zero
+synapses from each presynaptic neuron into the receiving weighted layer, through pooling/flatten), per
+sample.
 """
 
 from __future__ import annotations
