@@ -128,7 +128,7 @@ def _build_and_run(b2, net: SpikingNetwork, x: np.ndarray, timesteps: int, start
             group = b2.NeuronGroup(n_samples * n, "v : 1\nI_bias : 1", method="exact", name="output")
         else:
             group = b2.NeuronGroup(n_samples * n, "v : 1\nv_th : 1\nI_bias : 1\ncount : 1",
-                                   threshold="v >= v_th", reset=f"{reset}\ncount += 1", method="exact",
+                                   threshold="v > v_th", reset=f"{reset}\ncount += 1", method="exact",
                                    name=f"population_{k}")
             group.v_th = np.tile(np.broadcast_to(net.v_th[target], graph.shapes[target]).ravel(), n_samples)
             group.v = group.v_th[:] * net.init_membrane_fraction

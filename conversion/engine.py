@@ -1,19 +1,24 @@
 r"""Batched numpy spiking engine for converted networks (float mode; ``mode="fixed"`` delegates to
 :mod:`conversion.fixed_point`).
 
-All samples of a batch run at once; each time step walks the graph in topological order. Linear nodes
-(Dense, Conv2d, pooling, Flatten, Add) act on the values arriving from before (the analog input or
+Samples stream through in batches of `batch_size` (memory grows with the batch, not the data set); all
+samples of a batch run at once, in float32 by default (``dtype="float64"`` for double; spike counts are
+int32, the readout accumulates in float64); each time step walks the graph in topological order. Linear
+nodes (Dense, Conv2d, pooling, Flatten, Add) act on the values arriving from before (the analog input or
 spikes times the output scale of their population); every ReLU population is a layer of
-integrate-and-fire neurons (:func:`if_step`); the output node accumulates its input current (readout
-"membrane") or spikes (readout "counts"). Nodes that see only the constant analog input are computed once.
+integrate-and-fire neurons (:func:`if_step`; spike where V > v_th, :func:`fire_and_reset`, the rule of
+every engine, docs/conversion.md); the output node accumulates its input current (readout "membrane") or
+spikes (readout "counts"). Nodes that see only the constant analog input are computed once per batch.
 
-The inner loop is a few pure functions (:func:`if_step`, :func:`poisson_spikes`) that tests call with
-hand-made arrays. Synaptic events are spikes times fan-out (the number of non-zero synapses from each
-presynaptic neuron into the receiving weighted layer, through pooling/flatten), per sample.
+The inner loop is a few small functions (:func:`fire_and_reset`, :func:`if_step`, :func:`poisson_spikes`)
+that tests call with hand-made arrays. Synaptic events are spikes times fan-out (the number of non-zero
+synapses from each presynaptic neuron into the receiving weighted layer, through pooling/flatten), per
+sample.
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass, field
 
@@ -37,21 +42,32 @@ from spiking_mcc.limits import check_int, check_seed
 
 MAXPOOL_MODES = ("gated", "avg")
 MODES = ("float", "fixed")
+DTYPES = ("float32", "float64")
+# float32 gives the spike counts of float64 on the tests' networks (tests/test_conversion_precision.py)
+DEFAULT_DTYPE = "float32"
+DEFAULT_BATCH_SIZE = 512
 
 
 # -- pure step functions ------------------------------------------------------------------------------
+def fire_and_reset(v: np.ndarray, v_th: np.ndarray | float, reset: str = "subtract") -> np.ndarray:
+    r"""The threshold rule of every engine (Loihi's): spike where :math:`V > v_{th}` (strictly; a membrane
+    exactly at threshold waits for the next step), then reset `v` **in place**: :math:`V \mathrel{-}= v_{th}`
+    ("subtract") or :math:`V = 0` ("zero"). Returns the spikes as a bool array."""
+    fired = v > v_th
+    if reset == "subtract":
+        v -= fired * v_th  # v - 1 * v_th where fired, v - 0 elsewhere: exact either way
+    else:
+        v *= ~fired
+    return fired
+
+
 def if_step(v: np.ndarray, current: np.ndarray, v_th: np.ndarray | float, leak: float = 0.0,
             reset: str = "subtract") -> tuple[np.ndarray, np.ndarray]:
-    r"""One integrate-and-fire update: :math:`V \leftarrow (1-\mathrm{leak}) V + I`; spike where
-    :math:`V \ge v_{th}`; then :math:`V \mathrel{-}= v_{th}` (reset "subtract") or :math:`V = 0` ("zero").
-    Returns (new membrane, spikes as float 0/1); inputs are not modified."""
+    r"""One integrate-and-fire update: :math:`V \leftarrow (1-\mathrm{leak}) V + I`, then
+    :func:`fire_and_reset` (spike where :math:`V > v_{th}`). Returns (new membrane, spikes as float 0/1 of
+    the membrane's dtype); inputs are not modified."""
     v = (1.0 - leak) * v + current if leak else v + current
-    spikes = (v >= v_th).astype(v.dtype)
-    if reset == "subtract":
-        v = v - spikes * v_th
-    else:
-        v = v * (1.0 - spikes)
-    return v, spikes
+    return v, fire_and_reset(v, v_th, reset).astype(v.dtype)
 
 
 def poisson_spikes(rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -194,15 +210,42 @@ def _constant_nodes(graph: Graph, analog: bool) -> set[str]:
     return constant
 
 
-def _validate(net: SpikingNetwork, timesteps, mode: str, maxpool: str) -> list[int]:
+def _cast(value, dtype: np.dtype):
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value.astype(dtype)
+    if isinstance(value, dict):
+        return {k: _cast(v, dtype) for k, v in value.items()}
+    return value
+
+
+def cast_graph(graph: Graph, dtype: np.dtype) -> Graph:
+    """A shallow copy of `graph` whose nodes hold their float arrays (weights, biases, BatchNorm maps) in
+    `dtype`, so that the engine's linear nodes run in that precision; the original graph is untouched."""
+    if np.dtype(dtype) == np.float64:
+        return graph
+    cast = copy.copy(graph)
+    nodes = {}
+    for name, node in graph.nodes.items():
+        clone = copy.copy(node)
+        for attr, value in vars(node).items():
+            setattr(clone, attr, _cast(value, dtype))
+        nodes[name] = clone
+    cast.nodes = nodes
+    return cast
+
+
+def _validate(net: SpikingNetwork, timesteps, mode: str, maxpool: str, batch_size, dtype) -> list[int]:
     steps = sorted({int(t) for t in np.atleast_1d(timesteps)})
     if not steps or steps[0] < 1:
         raise ParameterError(f"timesteps must be integers >= 1, got {timesteps}")
     check_int(steps[-1], "timesteps", "timesteps")
+    check_batch_size(batch_size)
     if mode not in MODES:
         raise ParameterError(f"mode must be one of {MODES}, got {mode!r}")
     if maxpool not in MAXPOOL_MODES:
         raise ParameterError(f"maxpool must be one of {MAXPOOL_MODES}, got {maxpool!r}")
+    if str(dtype) not in DTYPES and getattr(dtype, "__name__", None) not in DTYPES:
+        raise ParameterError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     if mode == "fixed" and net.layer_leak:
         raise ParameterError(f"mode 'fixed' has one leak per network; per-layer leaks {net.layer_leak} need "
                              "mode 'float'")
@@ -211,26 +254,62 @@ def _validate(net: SpikingNetwork, timesteps, mode: str, maxpool: str) -> list[i
     return steps
 
 
-def _run_batch(net: SpikingNetwork, x: np.ndarray, steps: list[int], rng: np.random.Generator,
-               maxpool: str, fanouts: dict, neurobench: bool = False) -> list[dict]:
+def check_batch_size(batch_size) -> int:
+    """Samples simulated at once: an integer >= 1 (memory grows with it, not with the data set)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ParameterError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    return int(batch_size)
+
+
+@dataclass
+class _Plan:
+    """What one simulation needs beyond the network: the graph in the engine's dtype, the constant
+    nodes, per-population thresholds/output values/leaks in that dtype, and the fan-out maps."""
+
+    graph: Graph
+    dtype: np.dtype
+    constant: set[str]
+    v_th: dict[str, np.ndarray]
+    scale: dict[str, np.ndarray]
+    leak: dict[str, float]
+    fanouts: dict
+    maxpool: str
+
+
+def _plan(net: SpikingNetwork, dtype, maxpool: str) -> _Plan:
     graph = net.graph
+    dtype = np.dtype(dtype)
+    pops = graph.populations()
+    return _Plan(cast_graph(graph, dtype), dtype, _constant_nodes(graph, net.encoding == "analog"),
+                 {p: np.asarray(net.v_th[p], dtype) for p in pops},
+                 {p: np.asarray(net.output_scale[p], dtype) for p in pops},
+                 {p: float(net.layer_leak.get(p, net.leak)) for p in pops}, fanout_maps(graph), maxpool)
+
+
+def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int],
+               rng: np.random.Generator, neurobench: bool = False) -> list[dict]:
+    """Simulate one batch x (n, *input shape, float64) for max(steps) steps; a snapshot per T in steps.
+    Membranes, currents and spike values are in plan.dtype; spike counts are int32, the readout float64."""
+    graph, dtype = plan.graph, plan.dtype
     input_name = next(iter(graph.inputs))
     output = graph.outputs[0]
     analog = net.encoding == "analog"
-    constant = _constant_nodes(graph, analog)
     cache: dict[str, np.ndarray] = {}
     n = len(x)
     pops = graph.populations()
-    membrane = {p: np.broadcast_to(net.init_membrane_fraction * net.v_th[p], (n,) + graph.shapes[p]).copy()
+    membrane = {p: np.full((n,) + graph.shapes[p], 0, dtype) + net.init_membrane_fraction * plan.v_th[p]
                 for p in pops}
-    counts = {p: np.zeros((n,) + graph.shapes[p]) for p in pops}
-    gates = {m: np.zeros((n,) + graph.input_shape(m)) for m in graph.order
-             if isinstance(graph.nodes[m], MaxPool2d) and m not in constant}
+    counts = {p: np.zeros((n,) + graph.shapes[p], np.int32) for p in pops}
+    gates = {m: np.zeros((n,) + graph.input_shape(m), dtype) for m in graph.order
+             if isinstance(graph.nodes[m], MaxPool2d) and m not in plan.constant}
     if not analog:
-        counts[input_name] = np.zeros_like(x)
+        counts[input_name] = np.zeros(x.shape, np.int32)
+    x_cast = x.astype(dtype)
     readout = np.zeros((n,) + graph.shapes[output])
-    out_v = np.full_like(readout, net.init_membrane_fraction * net.output_v_th)
-    out_counts = np.zeros_like(readout) if net.readout == "counts" else None
+    out_v = np.full((n,) + graph.shapes[output], net.init_membrane_fraction * net.output_v_th, dtype)
+    out_th = dtype.type(net.output_v_th)
+    out_counts = np.zeros(readout.shape, np.int32) if net.readout == "counts" else None
+    out_leak = net.layer_leak.get(output, 0.0) if out_counts is None else 0.0
     counted = [m for m in graph.weighted_layers() if neurobench and not isinstance(graph.nodes[m], TwoPoint)]
     synapses_in = {m: _synapse_counts(graph, m, graph.predecessors(m)[0]).ravel() for m in counted}
     nonzero_synops = {m: np.zeros(n) for m in synapses_in}
@@ -240,50 +319,50 @@ def _run_batch(net: SpikingNetwork, x: np.ndarray, steps: list[int], rng: np.ran
     for t in range(1, steps[-1] + 1):
         values: dict[str, np.ndarray] = {}
         if analog:
-            values[input_name] = x
+            values[input_name] = x_cast
         else:
-            spikes = poisson_spikes(x / net.input_scale, rng)
-            counts[input_name] += spikes
-            values[input_name] = spikes * net.input_scale
+            fired = poisson_spikes(x / net.input_scale, rng) > 0
+            counts[input_name] += fired
+            values[input_name] = fired * dtype.type(net.input_scale)
         for name in graph.order:
             node = graph.nodes[name]
             if name in cache:
                 values[name] = cache[name]
             elif isinstance(node, ReLU):
-                before = membrane[name]
-                membrane[name], spikes = if_step(membrane[name], values[graph.predecessors(name)[0]],
-                                                 net.v_th[name], net.layer_leak.get(name, net.leak),
-                                                 net.reset)
+                v, leak = membrane[name], plan.leak[name]
+                before = v.copy() if neurobench else None
+                if leak:
+                    v *= dtype.type(1.0 - leak)
+                v += values[graph.predecessors(name)[0]]
+                fired = fire_and_reset(v, plan.v_th[name], net.reset)
                 if neurobench:
-                    updates[name] += _changed(before, membrane[name], t)
-                counts[name] += spikes
-                values[name] = spikes * net.output_scale[name]
+                    updates[name] += _changed(before, v, t)
+                counts[name] += fired
+                values[name] = fired * plan.scale[name]
             elif name in gates:
                 incoming = values[graph.predecessors(name)[0]]
-                if maxpool == "avg":
+                if plan.maxpool == "avg":
                     values[name] = ops.avgpool2d(incoming, AvgPool2d(node.kernel, node.stride, node.padding))
                 else:
                     gates[name] += incoming
                     values[name] = ops.gated_maxpool2d(incoming, gates[name], node)
             else:
                 values[name] = ops.apply_linear(graph, name, values)
-                if name in constant:
+                if name in plan.constant:
                     cache[name] = values[name]
             if name in synapses_in:
                 incoming = values[graph.predecessors(name)[0]] != 0
                 nonzero_synops[name] += incoming.reshape(n, -1) @ synapses_in[name]
-        readout = accumulate_readout(readout, values[output], net.layer_leak.get(output, 0.0)
-                                     if out_counts is None else 0.0)
+        readout = accumulate_readout(readout, values[output], out_leak)
         if out_counts is not None:
             before = out_v
-            out_v, out_spikes = if_step(out_v, values[output], net.output_v_th,
-                                        net.layer_leak.get(output, net.leak), net.reset)
-            out_counts += out_spikes
+            out_v = (1.0 - net.layer_leak.get(output, net.leak)) * out_v + values[output]
+            out_counts += fire_and_reset(out_v, out_th, net.reset)
             if neurobench:
                 updates[output] += _changed(before, out_v, t)
         if t in steps:
-            ann = ann if ann is not None else ops.forward(graph, x)
-            snapshots.append(_snapshot(net, t, ann, readout, out_counts, counts, fanouts)
+            ann = ann if ann is not None else ops.forward(net.graph, x)
+            snapshots.append(_snapshot(net, t, ann, readout, out_counts, counts, plan.fanouts)
                              | {"nonzero_synops": {k: v.copy() for k, v in nonzero_synops.items()},
                                 "membrane_updates": {k: v.copy() for k, v in updates.items()}})
     return snapshots
@@ -299,36 +378,41 @@ def _snapshot(net: SpikingNetwork, t: int, ann: dict, readout, out_counts, count
     graph = net.graph
     n = len(readout)
     flat_readout = readout.reshape(n, -1)
-    flat_counts = None if out_counts is None else out_counts.reshape(n, -1)
+    flat_counts = None if out_counts is None else out_counts.reshape(n, -1).astype(np.float64)
     predictions = predict_from_readout(flat_readout, flat_counts)
-    spikes = {p: c.reshape(n, -1).sum(axis=1) for p, c in counts.items()}
+    spikes = {p: c.reshape(n, -1).sum(axis=1, dtype=np.int64).astype(np.float64) for p, c in counts.items()}
     if out_counts is not None:
-        spikes[graph.outputs[0]] = out_counts.reshape(n, -1).sum(axis=1)
+        spikes[graph.outputs[0]] = out_counts.reshape(n, -1).sum(axis=1, dtype=np.int64).astype(np.float64)
     events = {}
     for layer, sources in fanouts.items():
         total = np.zeros(n)
         for source, fan in sources.items():
             if source in counts:
-                total += counts[source].reshape(n, -1) @ np.asarray(fan).ravel()
+                total += counts[source].reshape(n, -1) @ np.asarray(fan, np.float64).ravel()
         events[layer] = total
     error_terms = {}
     for p in graph.populations():
         estimate = counts[p] / t * net.output_scale[p]
         error_terms[p] = (float(np.sum((ann[p] - estimate) ** 2)), float(np.sum(ann[p] ** 2)))
     return {"t": t, "predictions": predictions, "readout": flat_readout.copy(), "spikes": spikes,
-            "events": events, "counts_total": {p: float(c.sum()) for p, c in counts.items()},
+            "events": events, "counts_total": {p: float(c.sum(dtype=np.int64)) for p, c in counts.items()},
             "error_terms": error_terms}
 
 
 def simulate(net: SpikingNetwork, x: np.ndarray, timesteps: int | list[int], seed: int = 0,
-             batch_size: int = 512, mode: str = "float", maxpool: str = "gated",
-             progress: bool = False, neurobench: bool = False) -> list[SimulationResult]:
+             batch_size: int = DEFAULT_BATCH_SIZE, mode: str = "float", maxpool: str = "gated",
+             progress: bool = False, dtype: str = DEFAULT_DTYPE,
+             neurobench: bool = False) -> list[SimulationResult]:
     """Run the converted network on x (N, features or input shape) for max(timesteps) steps and return
     one SimulationResult per requested T (read out after T steps of the same run). neurobench: also count
     per step what NeuroBench's metrics need (`nonzero_synops`, `membrane_updates`; conversion/neurobench.py),
-    float mode only; off by default, since it costs up to ~2x on a small MLP."""
+    float mode only; off by default, since it costs up to ~2x on a small MLP.
+
+    Samples stream through in batches of `batch_size`: the engine's memory grows with the batch size,
+    not with N (the results hold per-sample scalars only). dtype: "float32" (default) or "float64" for
+    membranes, currents and weights (docs/conversion.md, "Precision")."""
     check_seed(seed)
-    steps = _validate(net, timesteps, mode, maxpool)
+    steps = _validate(net, timesteps, mode, maxpool, batch_size, dtype)
     if mode == "fixed":
         return _simulate_fixed(net, x, steps, batch_size=batch_size)
     graph = net.graph
@@ -338,15 +422,14 @@ def simulate(net: SpikingNetwork, x: np.ndarray, timesteps: int | list[int], see
     if net.encoding == "poisson" and x.size and x.min() < 0:
         raise DataError(f"Poisson rate encoding needs inputs >= 0, got min {x.min():.4g}; use analog")
     rng = np.random.default_rng(seed)
-    fanouts = fanout_maps(graph)
+    plan = _plan(net, dtype, maxpool)
     batches = range(0, len(x), batch_size)
     if progress:
         from tqdm import tqdm
 
         batches = tqdm(batches, desc=f"simulate T<={steps[-1]}", unit="batch", leave=False)
-    per_batch = [_run_batch(net, x[i:i + batch_size], steps, rng, maxpool, fanouts, neurobench)
-                 for i in batches]
-    return [_merge(net, [b[k] for b in per_batch], len(x), fanouts) for k in range(len(steps))]
+    per_batch = [_run_batch(net, plan, x[i:i + batch_size], steps, rng, neurobench) for i in batches]
+    return [_merge(net, [b[k] for b in per_batch], len(x), plan.fanouts) for k in range(len(steps))]
 
 
 def _merge(net: SpikingNetwork, parts: list[dict], n_samples: int, fanouts: dict) -> SimulationResult:
@@ -372,12 +455,14 @@ def _merge(net: SpikingNetwork, parts: list[dict], n_samples: int, fanouts: dict
 
 
 def _simulate_fixed(snn: SpikingNetwork, x: np.ndarray, steps: list[int], batch_size: int = 512) -> list:
-    """``simulate(mode="fixed")``: quantise the converted Dense chain for max(steps) and run it
-    bit-exactly as Lava would (:mod:`conversion.fixed_point`); one SimulationResult per T.
+    """``simulate(mode="fixed")``: lower the converted chain to connection matrices (Dense, Conv2d,
+    average pooling, Flatten between ReLU populations: ``conversion.fixed_point.lowering``), quantise it
+    for max(steps) and run it bit-exactly as Lava would (:mod:`conversion.fixed_point`); one
+    SimulationResult per T.
 
-    Only analog-encoded Dense(+ReLU) chains have a Loihi form; others raise ModelError. The fixed-point
-    path is deterministic (no seed)."""
-    from conversion.fixed_point.lowering import float_network
+    Graphs without a Loihi form (max pooling, Add, two-point units) raise ModelError naming the layer.
+    The fixed-point path is deterministic (no seed)."""
+    from conversion.fixed_point.lowering import float_network, lower
     from conversion.fixed_point.network import readout_to_real
     from conversion.fixed_point.quantiser import quantize_network
     from conversion.fixed_point.simulate import simulate_fixed_steps
@@ -388,21 +473,30 @@ def _simulate_fixed(snn: SpikingNetwork, x: np.ndarray, steps: list[int], batch_
                              input_min=min(0.0, float(x.min(initial=0.0))))
     results = simulate_fixed_steps(fixed, x, steps, batch_size=batch_size)
     names = [layer.name for layer in fixed.layers]
-    chain = snn.dense_chain()
+    chain = [(graph.nodes[segment.name], segment.population) for segment in lower(snn)]
     fanouts = fanout_maps(graph)
-    ann = ops.forward(graph, x)
+    n_pops = len(chain) - 1
+    ordered = list(zip(sorted(set(steps)), results))
+    terms = np.zeros((len(ordered), n_pops, 2))  # activation error: sum (ann - estimate)^2, sum ann^2
+    for start in range(0, len(x), batch_size):  # the ANN pass in batches: memory bounded by batch_size
+        ann = ops.forward(graph, x[start:start + batch_size])
+        for k, (t, res) in enumerate(ordered):
+            for i, counts in enumerate(res.spike_counts[:n_pops]):
+                pop = names[i]
+                estimate = ((counts[start:start + batch_size] / t).reshape(ann[pop].shape)
+                            * np.broadcast_to(snn.output_scale[pop], graph.shapes[pop]))
+                terms[k, i] += (np.sum((ann[pop] - estimate) ** 2), np.sum(ann[pop] ** 2))
     out = []
-    for t, res in zip(sorted(set(steps)), results):
+    for k, (t, res) in enumerate(ordered):
         spikes = {names[i]: c.sum(axis=1).astype(np.float64) for i, c in enumerate(res.spike_counts)}
         events, rates, errors = {}, {}, {}
         for i, ((dense, _), counts) in enumerate(zip(chain[1:], res.spike_counts)):
             events[dense.name] = counts @ np.asarray(fanouts[dense.name][names[i]], float).ravel()
-        for i, counts in enumerate(res.spike_counts[:len(chain) - 1]):
+        for i, counts in enumerate(res.spike_counts[:n_pops]):
             pop = names[i]
             rates[pop] = float(counts.sum() / counts.size / t)
-            estimate = counts / t * np.broadcast_to(snn.output_scale[pop], counts.shape[1:])
-            denom = float(np.sum(ann[pop] ** 2))
-            errors[pop] = float(np.sqrt(np.sum((ann[pop] - estimate) ** 2) / denom)) if denom > 0 else 0.0
+            num, denom = terms[k, i]
+            errors[pop] = float(np.sqrt(num / denom)) if denom > 0 else 0.0
         out.append(SimulationResult(t, res.predictions, readout_to_real(fixed, res.output), spikes, events,
                                     rates, errors, {chain[0][0].name: dense_macs(graph, chain[0][0].name)}))
     return out

@@ -1,8 +1,10 @@
 """Convert a trained ANN and evaluate it as a spiking network over several T: the `convert` command's work.
 
 :func:`convert_and_evaluate` writes ``convert.json`` (ANN accuracy, per-T SNN accuracy, spikes and
-synaptic events per sample, per-layer firing rates and ANN-vs-SNN activation error, energy workloads),
-``model.nir`` (the network converted for the largest T) and ``accuracy_vs_T.png``.
+synaptic events per sample, per-layer firing rates and ANN-vs-SNN activation error, energy workloads)
+and ``model.nir`` (the network converted for the largest T). The Python API computes without drawing;
+:func:`plot_summary` draws ``accuracy_vs_T.png`` from a summary (the CLI calls it after the JSON is
+written, so the figure is off the critical path).
 """
 
 from __future__ import annotations
@@ -169,8 +171,8 @@ def snn_entry(result: engine.SimulationResult, labels: np.ndarray, ann_accuracy:
     }
 
 
-def _plot(path: Path, summary: dict) -> None:
-    import spiking_mcc.plotting  # noqa: F401  (headless backend)
+def plot_summary(path: str | os.PathLike, summary: dict) -> None:
+    """Draw accuracy_vs_T.png (accuracy and per-layer activation error vs T) from a convert summary."""
     from spiking_mcc.io import save_figure
     from spiking_mcc.plotting import plt
 
@@ -203,9 +205,11 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
                          init_membrane_fraction: float = defaults.INIT_MEMBRANE_FRACTION,
                          encoding: str = defaults.ENCODING, readout: str = defaults.READOUT,
                          reset: str = defaults.RESET, leak: float = defaults.LEAK,
-                         progress: bool = False, nir_exact: bool = False, nir_pool: str = "sum") -> dict:
-    """Convert, simulate for every T and return the summary; with `out_dir`, also write convert.json /
-    model.nir / accuracy_vs_T.png there. Defaults: conversion.defaults (the `convert` CLI's).
+                         progress: bool = False, nir_exact: bool = False, nir_pool: str = "sum",
+                         batch_size: int = engine.DEFAULT_BATCH_SIZE) -> dict:
+    """Convert, simulate for every T and return the summary; with `out_dir`, also write convert.json and
+    model.nir there (no figure: :func:`plot_summary`). Defaults: conversion.defaults (the `convert` CLI's).
+    batch_size: samples evaluated at once (ANN and SNN); memory grows with it, not with the test set.
 
     threshold: max | percentile | channel | distribution (fitted per T). nir_exact: model.nir must state
     exactly the simulated network; nir_pool: average pooling as "sum" (SumPool2d) or "avg" (AvgPool2d)
@@ -218,6 +222,7 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
         raise ParameterError(f"--threshold must be one of {list(thresholds.METHODS)}, got {threshold!r}")
     if samples is not None and samples < 1:
         raise ParameterError(f"--samples must be >= 1, got {samples}")
+    engine.check_batch_size(batch_size)
     given_graph = isinstance(model_path_or_graph, Graph)
     graph = model_path_or_graph if given_graph else load_model(model_path_or_graph)
     model_name = "graph" if isinstance(model_path_or_graph, Graph) else Path(model_path_or_graph).name
@@ -229,7 +234,8 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
     ops.check_input(graph, x_test[:1], f"{data.name} test data")
     ops.check_input(graph, data.x_calib[:1], f"{data.name} calibration data")
     check_outputs_match(graph, data, model_name)
-    ann_accuracy = float(np.mean(checked_predict(graph, x_test, f"{data.name} test data") == y_test))
+    ann_accuracy = float(np.mean(checked_predict(graph, x_test, f"{data.name} test data", batch_size)
+                                 == y_test))
     checked_predict(graph, data.x_calib, f"{data.name} calibration data")  # thresholds come from these
 
     out = ensure_dir(out_dir) if out_dir is not None else None
@@ -237,11 +243,13 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
                   reset=reset, leak=leak)
     fitted_per_t = threshold == "distribution"
     results, nets = [], []
+    cache = thresholds.FitCache(graph, data.x_calib) if fitted_per_t else None
     for group in ([[t] for t in steps] if fitted_per_t else [steps]):
         check_interrupted()  # a safe point: SIGINT/SIGTERM/SIGHUP stop here (spiking_mcc.interrupts)
         net = thresholds.convert(graph, data.x_calib, threshold, timesteps=group[-1],
-                                 percentile=percentile, granularity=granularity, **neuron)
-        results += engine.simulate(net, x_test, group, seed=seed, progress=progress, neurobench=True)
+                                 percentile=percentile, granularity=granularity, cache=cache, **neuron)
+        results += engine.simulate(net, x_test, group, seed=seed, progress=progress, batch_size=batch_size,
+                                   neurobench=True)
         nets.append(net)
     summary = {
         "model": model_name, "data": data.name, "threshold": threshold, "percentile": percentile,
@@ -258,7 +266,6 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
     }
     if out is not None:
         write_json(out / "convert.json", summary)
-        _plot(out / "accuracy_vs_T.png", summary)
     return summary
 
 
@@ -286,9 +293,10 @@ def _export_nir(net: SpikingNetwork, path: Path | None, timesteps: int, exact: b
 
 def evaluate_nir(path: str | os.PathLike, dataset, timesteps: list[int], out_dir: str | os.PathLike,
                  seed: int = 0, *, samples: int | None = None, dt: float | None = None,
-                 reset: str | None = None, progress: bool = False) -> dict:
-    """Simulate a NIR graph as given (no threshold fitting) for every T; write convert.json and
-    accuracy_vs_T.png into out_dir. Returns the JSON summary."""
+                 reset: str | None = None, progress: bool = False,
+                 batch_size: int = engine.DEFAULT_BATCH_SIZE) -> dict:
+    """Simulate a NIR graph as given (no threshold fitting) for every T; write convert.json into out_dir
+    (no figure: :func:`plot_summary`). Returns the JSON summary."""
     from conversion.importers.nir_import import read_nir_network
     from spiking_mcc.io import ensure_dir, write_json
 
@@ -301,7 +309,8 @@ def evaluate_nir(path: str | os.PathLike, dataset, timesteps: list[int], out_dir
     x_test, y_test = data.x_test[:samples], data.y_test[:samples]
     ops.check_input(net.graph, x_test[:1], f"{data.name} test data")
     out = ensure_dir(out_dir)
-    results = engine.simulate(net, x_test, steps, seed=seed, progress=progress, neurobench=True)
+    results = engine.simulate(net, x_test, steps, seed=seed, progress=progress, batch_size=batch_size,
+                              neurobench=True)
     entries = [dict(snn_entry(r, y_test, 0.0), accuracy_loss_points=None) for r in results]
     summary = {
         "model": Path(path).name, "data": data.name, "threshold": "as given (NIR)", "seed": seed,
@@ -313,5 +322,4 @@ def evaluate_nir(path: str | os.PathLike, dataset, timesteps: list[int], out_dir
         "neurobench": neurobench.report(net, x_test, results),
     }
     write_json(out / "convert.json", summary)
-    _plot(out / "accuracy_vs_T.png", summary)
     return summary

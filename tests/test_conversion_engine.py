@@ -138,13 +138,14 @@ def test_data_errors(mlp, digits):
 
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 def test_brian2_agrees_with_numpy_engine(model, request, digits):
-    """Same converted network in Brian2 (samples batched per NeuronGroup): identical spike counts."""
+    """Same converted network in Brian2 (samples batched per NeuronGroup, float64): identical spike
+    counts; the readout equal to round-off against the engine in float64."""
     from conversion.brian_engine import simulate_brian2
 
     graph, _ = request.getfixturevalue(model)
     net = convert(graph, digits.x_train, "distribution", timesteps=8, **PIPELINE_NEURON)
     x = digits.x_test[:20]
-    ours = engine.simulate(net, x, 8)[0]
+    ours = engine.simulate(net, x, 8, dtype="float64")[0]
     theirs = simulate_brian2(net, x, 8)
     assert set(theirs.spikes) == set(graph.populations())
     for population, counts in theirs.spikes.items():
@@ -172,3 +173,16 @@ def test_fixed_mode_runs_the_channelwise_network_on_loihi_arithmetic(mlp, digits
     fixed = engine.simulate(net, digits.x_test, 8, mode="fixed")[0]
     assert fixed.spikes["relu1"].mean() == pytest.approx(floating.spikes["relu1"].mean(), rel=0.05)
     assert abs(fixed.accuracy(digits.y_test) - floating.accuracy(digits.y_test)) <= 0.005
+
+
+def test_python_api_computes_without_drawing(mlp, tmp_path):
+    """convert_and_evaluate writes convert.json and model.nir but no figure; plot_summary draws it (the
+    CLI does so after the JSON is written)."""
+    from conversion.pipeline import convert_and_evaluate, plot_summary
+
+    graph, _ = mlp
+    summary = convert_and_evaluate(graph, "digits", [1, 4], "max", tmp_path, samples=40, batch_size=16)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["convert.json", "model.nir"]
+    assert summary["n_test"] == 40 and len(summary["snn"]) == 2
+    plot_summary(tmp_path / "accuracy_vs_T.png", summary)
+    assert (tmp_path / "accuracy_vs_T.png").stat().st_size > 1000

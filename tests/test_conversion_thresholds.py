@@ -68,3 +68,79 @@ def test_empty_calibration_and_bad_method_are_clear_errors():
         thresholds.compute_thresholds(graph, np.ones((3, 2)), "median")
     with pytest.raises(ParameterError, match="percentile must be in"):
         thresholds.compute_thresholds(graph, np.ones((3, 2)), "percentile", percentile=0)
+
+
+def _reference_fit(pre: np.ndarray, steps: int, ceiling=None, init: float = 0.0, floor: bool = False):
+    """The fit as written before issue 19, kept here only as the slow reference: np.histogram, then a
+    Python loop over the alpha candidates. floor=True: its q_T of the old ">=" rule (floor(xT/alpha + f))."""
+    x = np.asarray(pre, dtype=np.float64).ravel()
+    positive = x[x > 0]
+    if positive.size == 0:
+        return 1.0, 1.0, 0.0
+    mu = float(positive.max()) if ceiling is None else float(min(ceiling, positive.max()))
+    hist, edges = np.histogram(positive, bins=thresholds.HISTOGRAM_BINS, range=(0.0, float(positive.max())))
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    weight = hist / x.size
+    target = np.clip(centres, 0.0, mu)
+    best = (mu, mu, np.inf)
+    for alpha in thresholds.ALPHA_GRID * mu:
+        if floor:
+            levels = np.clip(np.floor(centres * steps / alpha + init), 0, steps) / steps
+        else:
+            levels = thresholds.spiking_quantise(centres, alpha, 1.0, steps, init)
+        denominator = np.sum(weight * levels * levels)
+        beta = float(np.sum(weight * levels * target) / denominator) if denominator > 0 else alpha
+        mse = float(np.sum(weight * (target - beta * levels) ** 2))
+        if mse < best[2]:
+            best = (float(alpha), beta, mse)
+    return best
+
+
+@pytest.fixture(scope="module")
+def calibration_layers():
+    """Per-channel calibration pre-activations of three layers of the tests' digits networks (the MLP's
+    hidden layer, first 16 neurons; the CNN's conv channels, first 20,000 values; the CNN's dense layer,
+    first 16 neurons)."""
+    from conversion.reference_models import train_reference
+    from spiking_mcc.data.digits import load_digits_split
+
+    x = load_digits_split(seed=0).x_train
+    layers = []
+    for kind, population, first in (("digits-mlp", "relu1", 16), ("digits-cnn", "relu1", 8),
+                                    ("digits-cnn", "relu2", 16)):
+        pre = thresholds.calibration_pre_activations(train_reference(kind, seed=0)[0], x)[population]
+        layers.append(np.moveaxis(pre, 1, 0).reshape(pre.shape[1], -1)[:first, :20000])
+    return layers
+
+
+@pytest.mark.parametrize("steps, init, ceiling", [(1, 0.0, None), (4, 0.5, None), (32, 0.5, None),
+                                                  (8, 0.0, 3.0)])
+def test_vectorised_fit_equals_the_loop_over_candidates(calibration_layers, steps, init, ceiling):
+    """Same alpha (the same grid candidate), beta and error as the per-channel, per-candidate loop, to
+    round-off; and, on these layers, the same fit as the old ">=" quantiser (no bin centre at a tie)."""
+    for rows in calibration_layers:
+        alpha, beta, mse = thresholds.fit_channels(rows, steps, ceiling, init)
+        for floor in (False, True):
+            ref = np.array([_reference_fit(r, steps, ceiling, init, floor) for r in rows])
+            np.testing.assert_array_equal(alpha, ref[:, 0])
+            np.testing.assert_allclose(beta, ref[:, 1], rtol=1e-9)
+            np.testing.assert_allclose(mse, ref[:, 2], rtol=1e-6, atol=1e-12 * ref[:, 2].max())
+
+
+def test_fit_cache_keeps_the_thresholds_and_belongs_to_one_calibration_set():
+    from conversion.reference_models import train_reference
+    from spiking_mcc.data.digits import load_digits_split
+    from spiking_mcc.errors import ParameterError
+
+    graph, _ = train_reference("digits-cnn", seed=0)
+    x = load_digits_split(seed=0).x_train[:300]
+    cache = thresholds.FitCache(graph, x)
+    for steps in (2, 8, 2):
+        cached = thresholds.compute_thresholds(graph, x, "distribution", steps, cache=cache)
+        fresh = thresholds.compute_thresholds(graph, x, "distribution", steps)
+        for p in graph.populations():
+            np.testing.assert_array_equal(cached[0][p], fresh[0][p])
+            np.testing.assert_array_equal(cached[1][p], fresh[1][p])
+    assert cache.histograms  # the conv layer's histograms were kept
+    with pytest.raises(ParameterError, match="another graph or calibration set"):
+        thresholds.compute_thresholds(graph, x.copy(), "distribution", 2, cache=cache)

@@ -47,10 +47,12 @@ def test_counts_readout_makes_the_output_a_neuron_layer():
     net = _net(graph, readout="counts")
     x = np.array([[1.0]])
     m = neurobench.metrics(net, x, engine.simulate(net, x, [2], neurobench=True)[0])
-    # r1: current 2 -> spikes at both steps; out: current 1 per spike, v_th 1 -> spikes at both steps
+    # r1: current 2, v_th 1 -> spikes at both steps; out: current 1 per spike, v_th 1, spike where V > v_th
+    # (docs/conversion.md): V = 1 at step 1 (no spike), 2 at step 2 (spike) -> 1 zero output of 4
     assert m["neuron_layers"] == ["r1", "out"]
-    assert m["ActivationSparsity"] == pytest.approx(0.0)
-    # r1: v 0 -> 1 -> 2 (subtract reset leaves 1, 2): changes both steps; out: v 0 -> 0 (1 - 1) unchanged
+    assert m["ActivationSparsity"] == pytest.approx(0.25)
+    # r1: v 0 -> 1 -> 2 (subtract reset leaves 1, 2): changes both steps; out: every neuron at step 1, then
+    # 1 -> 2 - 1 = 1 unchanged
     assert m["MembraneUpdates"] == pytest.approx(2 + 1)
 
 
@@ -66,21 +68,23 @@ def test_conv_and_average_pooling_count_as_by_hand():
     m = neurobench.metrics(net, x, result)
     # conv: each input position meets each of the 2 non-zero taps once; non-zero inputs 1 and 0.5 -> 4 per
     # step (analog, MAC) -> 12. Currents y = x[i-1, j-1] + x[i, j]: 1 at (0,0), 1.5 at (1,1), 0.5 at (2,2).
-    # Spikes: (0,0) every step, (1,1) every step, (2,2) at step 2 -> 7 of 27; the pooled value is non-zero
-    # at every step, fractional (2/9, 3/9, 2/9): the dense layer counts 1 MAC per step -> 3.
+    # Spikes where V > v_th = 1 (docs/conversion.md): (0,0) at steps 2 and 3 (V = 1 at step 1 waits),
+    # (1,1) every step, (2,2) at step 3 (V = 0.5, 1.0, 1.5) -> 6 of 27; the pooled value is non-zero at
+    # every step, fractional (1/9, 2/9, 3/9): the dense layer counts 1 MAC per step -> 3.
     assert m["layers"]["conv"] == {"operations": 12.0, "kind": "MAC", "dense": 3 * 16}
     assert m["layers"]["fc"] == {"operations": 3.0, "kind": "MAC", "dense": 3 * 2}
     assert m["Effective_MACs"] == pytest.approx(15)
     assert m["Effective_ACs"] == 0
     # Dense without padding: per axis 1 + 2 + 1 = 4 valid (output, tap) pairs -> 16 (36 with padding)
     assert m["Dense"] == pytest.approx(3 * (16 + 2))
-    assert m["ActivationSparsity"] == pytest.approx(1 - 7 / 27)
-    # step 1: all 9; then (1,1) and (2,2) change; (0,0) goes 0 -> 1 -> reset 0: unchanged -> 9 + 2 + 2
+    assert m["ActivationSparsity"] == pytest.approx(1 - 6 / 27)
+    # step 1: all 9; then (1,1) and (2,2) change at steps 2 and 3; (0,0) goes 1 -> 2 - 1 = 1: unchanged
+    # -> 9 + 2 + 2
     assert m["MembraneUpdates"] == pytest.approx(13)
     assert m["ConnectionSparsity"] == pytest.approx(3 / 6)
     assert m["Footprint"] == 4 * (4 + 1 + 2 + 2)
-    # the project counts each spike x its synapses through the pool (7 x 1), NeuroBench the pooled value (3)
-    assert result.synaptic_events_per_sample == pytest.approx(7)
+    # the project counts each spike x its synapses through the pool (6 x 1), NeuroBench the pooled value (3)
+    assert result.synaptic_events_per_sample == pytest.approx(6)
 
 
 def test_binary_input_samples_make_the_first_layer_an_ac():

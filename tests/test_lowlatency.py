@@ -95,7 +95,7 @@ def test_finetuner_forward_is_the_engine(kind):
     net = _spiking(kind, leak=0.2)
     for t in (1, 2, 4):
         mean, _, _ = ft.forward_backward(net, x, None, t)
-        result = engine.simulate(net, x, [t])[0]
+        result = engine.simulate(net, x, [t], dtype="float64")[0]  # the fine-tuner runs float64
         np.testing.assert_allclose(mean * t, result.readout, rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(ft.predict(net, x, t), result.predictions)
 

@@ -73,7 +73,7 @@ def _spike(v: np.ndarray, theta: np.ndarray, k: float, smooth: bool):
     """(spikes, ds/dv, ds/dtheta) with the logistic surrogate."""
     sig = 1.0 / (1.0 + np.exp(-np.clip(k * (v / theta - 1.0), -60, 60)))
     bump = k * sig * (1.0 - sig)
-    spikes = sig if smooth else (v >= theta).astype(v.dtype)
+    spikes = sig if smooth else (v > theta).astype(v.dtype)  # the engines' rule (docs/conversion.md)
     return spikes, bump / theta, -bump * v / (theta * theta)
 
 

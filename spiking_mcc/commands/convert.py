@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from conversion import defaults
+from conversion.engine import DEFAULT_BATCH_SIZE
 from spiking_mcc.commands.common import (
     add_out_argument,
     add_seed_argument,
@@ -67,13 +68,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--leak", type=finite_float, default=defaults.LEAK,
                         help=f"membrane leak per step, [0, 1) (default {defaults.LEAK})")
     parser.add_argument("--samples", type=int, default=None, help="evaluate only the first N test samples")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                        help="test samples simulated at once; memory grows with it, not with the test set "
+                             f"(default {DEFAULT_BATCH_SIZE})")
     add_seed_argument(parser)
     add_out_argument(parser, "results/convert")
     add_mcc_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from conversion.pipeline import convert_and_evaluate
+    from conversion.pipeline import convert_and_evaluate, plot_summary
 
     timesteps = args.timesteps
     if not 0.0 <= args.init_membrane < 1.0:
@@ -82,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--leak: allowed range [0, 1), got {args.leak}")
     if not 0.0 < args.percentile <= 100.0:
         raise ParameterError(f"--percentile: allowed range (0, 100], got {args.percentile}")
+    if args.batch_size < 1:
+        raise ParameterError(f"--batch-size: must be >= 1, got {args.batch_size}")
     from pathlib import Path
 
     if Path(args.model).suffix.lower() == ".nir":
@@ -103,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         args.model, args.data, timesteps, args.threshold, args.out, seed=args.seed, samples=args.samples,
         percentile=args.percentile, granularity=args.granularity, init_membrane_fraction=args.init_membrane,
         encoding=args.encoding, readout=args.readout, reset=args.reset, leak=args.leak, progress=True,
-        nir_exact=args.nir_exact, nir_pool=args.nir_pool)
+        nir_exact=args.nir_exact, nir_pool=args.nir_pool, batch_size=args.batch_size)
+    plot_summary(Path(args.out) / "accuracy_vs_T.png", summary)  # after convert.json is written
     for note in summary["notes"]:
         print(f"note: {note}")
     nir_entry = summary["nir"]
@@ -131,7 +138,9 @@ ANN_ONLY = {"threshold": "distribution", "init_membrane": 0.5, "encoding": "anal
 
 def run_nir(args: argparse.Namespace, timesteps: list[int]) -> int:
     """A .nir graph simulated as given (its thresholds are not re-fitted)."""
-    from conversion.pipeline import evaluate_nir
+    from pathlib import Path
+
+    from conversion.pipeline import evaluate_nir, plot_summary
 
     given = [f"--{k.replace('_', '-')}" for k, default in ANN_ONLY.items() if getattr(args, k) != default]
     if given:
@@ -139,7 +148,8 @@ def run_nir(args: argparse.Namespace, timesteps: list[int]) -> int:
                              "given (its neurons, thresholds and readout come from the file)")
 
     summary = evaluate_nir(args.model, args.data, timesteps, args.out, seed=args.seed, samples=args.samples,
-                           dt=args.dt, reset=args.reset, progress=True)
+                           dt=args.dt, reset=args.reset, progress=True, batch_size=args.batch_size)
+    plot_summary(Path(args.out) / "accuracy_vs_T.png", summary)  # after convert.json is written
     print(f"NIR graph {summary['model']} as given: " + "; ".join(summary["nir_conventions"]))
     print_table([{"T": e["timesteps"], "accuracy (%)": pct(e["accuracy"]),
                   "spikes/sample": e["spikes_per_sample"],
