@@ -22,6 +22,7 @@ from conversion.importers.npz import write_npz_model
 from conversion.ir import AvgPool2d, Conv2d, Dense, Flatten, Graph, ReLU
 from spiking_mcc.data.digits import load_digits_split
 from spiking_mcc.errors import ParameterError
+from spiking_mcc.nn_math import softmax_cross_entropy
 from spiking_mcc.optim import Adam
 
 
@@ -134,12 +135,7 @@ def loss_and_gradients(graph: Graph, x: np.ndarray, y: np.ndarray, l2: float = 0
     "{layer}.bias" and, with clip_decay, "{relu}.max"."""
     values = ops.forward(graph, x)
     logits = values[graph.outputs[0]]
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_prob = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    rows = np.arange(len(y))
-    loss = float(-np.mean(log_prob[rows, y]))
-    prob = np.exp(log_prob)
-    prob[rows, y] -= 1.0
+    loss, prob = softmax_cross_entropy(logits, y)
     clip_grads = {} if clip_decay is not None else None
     grads = {}
     for name, (gw, gb) in _backward(graph, values, prob / len(y), clip_grads).items():

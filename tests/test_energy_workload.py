@@ -46,10 +46,11 @@ def test_snn_events_are_counted_on_the_receiving_layer_with_the_same_keys():
     graph = Graph.sequential((2,), [Dense([[1.0, 0.0], [1.0, 1.0]], [0, 0], "fc1"), ReLU(name="r1"),
                                     Dense([[1.0, 1.0]], [0], "fc2")])
     net = SpikingNetwork(graph, v_th={"r1": 1.0}, output_scale={"r1": 1.0})
-    result = engine.simulate(net, np.array([[1.0, 0.0]]), [2])[0]
+    result = engine.simulate(net, np.array([[1.5, 0.0]]), [2])[0]
     ann, snn = conversion_workloads(net, [result])
     assert [list(layer) for layer in snn["layers"]] == [CONTRACT_KEYS, CONTRACT_KEYS]
-    # current [1, 1]: both neurons spike at both steps (4 spikes), arriving at fc2 over 1 synapse each
+    # current [1.5, 1.5], v_th 1 (spike where V > v_th): V 1.5 -> spike -> 0.5, then 2.0 -> spike: both
+    # neurons spike at both steps (4 spikes), arriving at fc2 over 1 synapse each
     assert [layer["synaptic_events"] for layer in snn["layers"]] == [0.0, 4.0]
     assert [layer["spikes"] for layer in snn["layers"]] == [4.0, 0.0]
 

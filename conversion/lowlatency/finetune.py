@@ -28,6 +28,7 @@ from conversion import ops
 from conversion.ir import AvgPool2d, Conv2d, Dense, Flatten, Graph, ReLU, SpikingNetwork
 from conversion.reference_models import backward_node
 from spiking_mcc.errors import ModelError
+from spiking_mcc.nn_math import softmax_cross_entropy
 from spiking_mcc.optim import Adam
 
 SURROGATE_STEEPNESS = 4.0  # k: peak slope 1/theta, i.e. the surrogate bump spans about +-theta
@@ -125,11 +126,7 @@ def forward_backward(net: SpikingNetwork, x: np.ndarray, y: np.ndarray | None, t
     mean = readout / timesteps
     if y is None:
         return mean, float("nan"), {}
-    shifted = mean - mean.max(axis=1, keepdims=True)
-    log_prob = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = float(-np.mean(log_prob[np.arange(n), y]))
-    g_mean = np.exp(log_prob)
-    g_mean[np.arange(n), y] -= 1.0
+    loss, g_mean = softmax_cross_entropy(mean, y)
     g_mean /= n
     grads = _backward_through_time(graph, constant, dynamic, pops, base, tape, theta, beta, leak, f,
                                    g_mean / timesteps)

@@ -862,7 +862,7 @@ def _figures(report: dict, out: Path) -> None:
     ax.tick_params(axis="x", labelsize=7, labelrotation=20)
     save_figure(fig, out / "noise.png")
 
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), layout="constrained")
     for ax, accounting in zip(axes, ACCOUNTINGS):
         for model, curve in report["training_curve"]["supervised"].items():
             if curve[0].get(f"cumulative_{accounting}") is None:
