@@ -90,9 +90,10 @@ def test_point_baseline_has_same_neurons_and_no_context():
         init_network("mcc", 10, 64, law="point")
 
 
-def _hand_made(model):
-    """audio=[1], visual=[1]; layer 0 R_audio = [1, -1, 2], R_visual = [1, 1, 1]; layer 1 all-ones weights."""
-    net = init_network(model, 1, 1, hidden=(3, 2), n_classes=4, law="kp")
+def _hand_made(model, law="kp", **wiring):
+    """audio=[1], visual=[1]; layer 0 R_audio = [1, -1, 2], R_visual = [1, 1, 1]; layer 1 all-ones weights;
+    `wiring`: context_source / context_k of the MCC network."""
+    net = init_network(model, 1, 1, hidden=(3, 2), n_classes=4, law=law, **wiring)
     for key in net.params:
         net.params[key] = np.zeros_like(net.params[key])
     net.params["audio0_w_r"][:, 0] = [1.0, -1.0, 2.0]
@@ -181,15 +182,7 @@ def test_bad_inputs_name_the_array():
 
 def _hand_made_context(source, k=0):
     """The hand-made network with `gain` (A = R at zero context weights) and the given context wiring."""
-    net = init_network("mcc", 1, 1, hidden=(3, 2), n_classes=4, law="gain", context_source=source,
-                       context_k=k)
-    for key in net.params:
-        net.params[key] = np.zeros_like(net.params[key])
-    net.params["audio0_w_r"][:, 0] = [1.0, -1.0, 2.0]
-    net.params["visual0_w_r"][:, 0] = [1.0, 1.0, 1.0]
-    net.params["audio1_w_r"][:] = 1.0
-    net.params["visual1_w_r"][:] = 1.0
-    return net
+    return _hand_made("mcc", law="gain", context_source=source, context_k=k)
 
 
 def test_context_on_sent_spikes_adds_events_but_no_active_neurons():
