@@ -60,6 +60,8 @@ def test_claims_follow_the_documented_rules():
     # resilience: 1 win of 3 comparisons; fast learning: half an epoch is not faster
     assert verdicts(0.2, 3.0, 5, 5.5, (0.01, 0.3), (0.02, 0.2), 0.9, 0.98) == ["partly", "partly", "no", "no"]
     assert verdicts(-1.5, 0.9, 6, 5, (0.05, 0.3), (0.02, 0.2), 0.9, 0.98) == ["no"] * 4
+    # a best case of 1.2x is within what seeds and accountings spread: no reduction, not "partly"
+    assert verdicts(0.62, 1.2, 2, 5, (0.01, 0.1), (0.02, 0.2), 0.99, 0.98)[1] == "no"
     claims = _claims(_report(0.62, 1250, 2, 5, (0.01, 0.1), (0.02, 0.2), 0.99, 0.98), plan)
     assert "62.0 +- 1.0 %" in claims[0]["measured_value"] and "seeds [0, 1, 2]" in claims[0]["measured_value"]
     assert "best case 1250.00x" in claims[1]["measured_value"]

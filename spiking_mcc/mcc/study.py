@@ -655,11 +655,16 @@ def _fmt_ms(stats: dict, percent: bool = False, digits: int = 2, unit: str = "")
     return f"{stats['mean'] * scale:.{digits}f} +- {stats['sd'] * scale:.{digits}f}{unit} (n = {stats['n']})"
 
 
+# "up to 1250x" counts as partly reproduced from a best case of 1.5x on: a reduction well beyond the few
+# per cent the seeds spread (the project's own rule, docs/mcc.md)
+BEST_CASE_PARTLY = 1.5
+
 def _claims(report: dict, plan: StudyPlan) -> list[dict]:
     """The paper's four claims with the measured values (seed mean +- sd) and yes / partly / no.
 
     Rules (the project's own): energy: yes if the mean reduction is >= 50 % (the paper: 62 %), partly if
-    > 0, else no; up to 1250x: yes if the best case is >= 1000x, partly if > 1x, else no; fast learning:
+    > 0, else no; up to 1250x: yes if the best case is >= 1000x, partly if >= 1.5x (a reduction well
+    beyond the seeds' spread of a few per cent), else no; fast learning:
     yes if MCC needs >= 1 epoch fewer on both tasks (mean), partly if fewer on one, else no; resilience:
     yes if MCC loses less at every silenced fraction and ends higher after every mid-training damage,
     partly if it does better in at least half of those comparisons, else no."""
@@ -718,7 +723,8 @@ def _claims(report: dict, plan: StudyPlan) -> list[dict]:
                 if top
                 else "n/a"
             ),
-            "reproduced": "yes" if best_ratio >= 1000 else "partly" if best_ratio > 1 else "no",
+            "reproduced": ("yes" if best_ratio >= 1000 else "partly" if best_ratio >= BEST_CASE_PARTLY
+                           else "no"),
         }
     )
     # 3. fast learning
