@@ -256,13 +256,15 @@ def _mcc_vs_point(run: RunFolder, doc: Document, figures: dict[str, str], own: d
                          fmt(r.get("ratio_point_over_mcc_per_feedforward"))))
     if rows:
         claims = compare.get("paper_claims", {})
+        first_seed = (compare.get("seeds") or [None])[0]
         doc.add(Paragraph(
             "At equal accuracy: the fewest transmissions per sample each network needs to reach a target "
             "accuracy (n/a: not reached). The paper claims "
             f"{pct(claims.get('semi_supervised_energy_reduction'))} % less energy semi-supervised and up to "
             f"{fmt(claims.get('supervised_ratio_per_feedforward_transmission_up_to'))}x less per "
-            "feed-forward transmission supervised; the table shows what this run measured (a negative "
-            "reduction means MCC needs more)."))
+            "feed-forward transmission supervised; the table shows what this run measured on the first "
+            f"seed's theta sweep (seed {fmt(first_seed)}; a negative reduction means MCC needs more). "
+            "The claims section below uses the means over all seeds."))
         doc.add(Table(("setup", "target accuracy (%)", "MCC transmissions", "point transmissions",
                        "reduction per sample (%)", "point / MCC per feed-forward transmission"),
                       tuple(rows), "compare.json: equal_accuracy, paper_claims."))
@@ -272,8 +274,8 @@ def _mcc_vs_point(run: RunFolder, doc: Document, figures: dict[str, str], own: d
             doc.add(Table(("setup", "counted", "largest point / MCC ratio", "at target accuracy (%)"),
                           tuple((setup, kind.replace("_", " "), fmt(b.get("ratio")),
                                  pct(b.get("target_accuracy"))) for setup, kind, b in best),
-                          "compare.json: max_ratio_point_over_mcc (above 1: MCC needs fewer transmissions; "
-                          "compare with the paper's 'up to' figure)."))
+                          "compare.json: max_ratio_point_over_mcc (first seed; above 1: MCC needs fewer "
+                          "transmissions; compare with the paper's 'up to' figure)."))
     _figure(doc, figures, "accuracy_vs_transmissions")
     _figure(doc, figures, "learning_speed")
     damage = compare.get("damage", {})
