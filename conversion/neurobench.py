@@ -31,7 +31,7 @@ import numpy as np
 
 from conversion import engine
 from conversion.engine import SimulationResult
-from conversion.fixed_point.lowering import lower
+from conversion.fixed_point.lowering import Segment, lower
 from conversion.ir import Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, SpikingNetwork
 from spiking_mcc.errors import ModelError
 
@@ -96,12 +96,13 @@ def metrics(net: SpikingNetwork, x: np.ndarray, result: SimulationResult) -> dic
 
 
 def from_lava_counts(net: SpikingNetwork, x: np.ndarray, timesteps: int,
-                     neuron_counts: list[np.ndarray]) -> dict:
+                     neuron_counts: list[np.ndarray], segments: list[Segment] | None = None) -> dict:
     """NeuroBench's metrics of an analog-input network on the Loihi path from Lava's spike counts per
     neuron (summed over the samples x, one array per population of the lowered chain,
-    ``conversion.fixed_point.lowering``). Lava returns no membranes: MembraneUpdates None."""
+    ``conversion.fixed_point.lowering``; `segments`: that lowering when the caller has it). Lava returns no
+    membranes: MembraneUpdates None."""
     graph = net.graph
-    segments = lower(net)
+    segments = lower(net) if segments is None else segments
     fanouts = engine.fanout_maps(graph)
     x = np.asarray(x).reshape(len(x), -1)
     first, input_name = segments[0].name, next(iter(graph.inputs))

@@ -164,7 +164,8 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str,
     snn = _load_network(model, np.asarray(x_calib)[:CALIBRATION_SAMPLES], timesteps, threshold)
     x = np.asarray(x_test, dtype=np.float64).reshape(len(x_test), -1)[:samples]
     y = np.asarray(y_test)[:samples]
-    float_net = float_network(snn)
+    segments = lower(snn)  # one lowering for the Lava graph, the workload and NeuroBench's counts
+    float_net = float_network(snn, segments)
     if x.shape[1] != float_net.layers[0].weight.shape[1]:
         raise DataError(f"data has {x.shape[1]} features but the model's first layer expects "
                         f"{float_net.layers[0].weight.shape[1]}")
@@ -225,10 +226,10 @@ def run_loihi(model, dataset, samples: int, timesteps: int, mode: str,
         "per_layer": per_layer,
         "quantisation_error": quantisation_table(net) if mode == "fixed" else [],
         "output_readout_mean": np.mean(output_real, axis=0),
-        "neurobench": {"lava": neurobench.from_lava_counts(snn, x, timesteps, lava.neuron_counts),
+        "neurobench": {"lava": neurobench.from_lava_counts(snn, x, timesteps, lava.neuron_counts, segments),
                        "float_engine": neurobench.metrics(snn, x, reference)},
         "workloads": [{**_workload(f"snn-lava-{mode}", weights, names, lava.neuron_counts, len(x), timesteps,
-                                   mode, x.shape[1], [seg.convolutional for seg in lower(snn)]),
+                                   mode, x.shape[1], [seg.convolutional for seg in segments]),
                        **({"mapping": {k: mapping[k] for k in ("method", *MAPPING_NUMBERS)}}
                           if "error" not in mapping else {})}],
     }

@@ -140,13 +140,14 @@ def unit_weights(snn: SpikingNetwork, segments: list[Segment]) -> list[tuple[np.
     return out
 
 
-def float_network(snn: SpikingNetwork) -> FloatNetwork:
+def float_network(snn: SpikingNetwork, segments: list[Segment] | None = None) -> FloatNetwork:
     """A converted chain (`conversion.ir.SpikingNetwork`, analog encoding) in the unit form the quantiser
     and Lava use: every hidden threshold 1, every spike worth 1; the output layer is a membrane
-    accumulator (readout "membrane") or spikes at `output_v_th` (readout "counts")."""
+    accumulator (readout "membrane") or spikes at `output_v_th` (readout "counts"). `segments`: the
+    chain's :func:`lower` when the caller has it already."""
     if snn.encoding != "analog":
         raise ModelError(f"the Lava/Loihi path supports analog input encoding only, got {snn.encoding!r}")
-    segments = lower(snn)
+    segments = lower(snn) if segments is None else segments
     layers = []
     for k, (seg, (w, b)) in enumerate(zip(segments, unit_weights(snn, segments))):
         last = k == len(segments) - 1
