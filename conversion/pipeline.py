@@ -102,12 +102,7 @@ def checked_predict(graph: Graph, x: np.ndarray, source: str, batch_size: int = 
         for start in range(0, len(x), batch_size):
             values = ops.forward(graph, x[start:start + batch_size])
             for name in graph.order:
-                bad = ~np.isfinite(values[name])
-                if bad.any():
-                    first = start + int(np.argwhere(bad)[0][0])
-                    raise ModelError(f"layer '{name}': {int(bad.sum())} non-finite activation(s) "
-                                     f"(overflow to inf/NaN) on {source}, first in sample {first}; "
-                                     "check the weights' scale")
+                ops.check_finite(name, values[name], source, start)
             predictions.append(values[output].reshape(len(values[output]), -1).argmax(axis=1))
     return np.concatenate(predictions) if predictions else np.zeros(0, dtype=np.int64)
 
@@ -236,7 +231,7 @@ def convert_and_evaluate(model_path_or_graph: str | os.PathLike | Graph, dataset
     check_outputs_match(graph, data, model_name)
     ann_accuracy = float(np.mean(checked_predict(graph, x_test, f"{data.name} test data", batch_size)
                                  == y_test))
-    checked_predict(graph, data.x_calib, f"{data.name} calibration data")  # thresholds come from these
+    # the calibration pass is the threshold fit's own (conversion.thresholds checks it for overflow)
 
     out = ensure_dir(out_dir) if out_dir is not None else None
     neuron = dict(init_membrane_fraction=init_membrane_fraction, encoding=encoding, readout=readout,

@@ -38,6 +38,7 @@ from spiking_mcc.errors import DataError, ParameterError
 
 METHODS = ("max", "percentile", "channel", "distribution", "uniform")
 GRANULARITIES = ("layer", "channel")
+CALIBRATION_SOURCE = "calibration data"  # how an overflow error names the data the thresholds come from
 DEFAULT_PERCENTILE = defaults.PERCENTILE
 # Histogram of the calibration pre-activations for the distribution-aware fit: the project's choice,
 # the bin count of TensorRT's INT8 calibration histograms (Migacz 2017, "8-bit inference with TensorRT").
@@ -234,13 +235,18 @@ def calibration_inputs(graph: Graph, x_calib) -> dict[str, np.ndarray]:
 
 
 def calibration_pre_activations(graph: Graph, x_calib, batch_size: int = 512) -> dict[str, np.ndarray]:
-    """ANN pre-activations of every ReLU population on the calibration set: name -> (N, *shape)."""
+    """ANN pre-activations of every ReLU population on the calibration set: name -> (N, *shape). An
+    activation of any layer that overflows to inf/NaN raises ModelError (ops.check_finite)."""
     inputs = calibration_inputs(graph, x_calib)
     n = len(next(iter(inputs.values())))
     pops = graph.populations()
     chunks: dict[str, list[np.ndarray]] = {p: [] for p in pops}
     for start in range(0, n, batch_size):
-        pre = ops.forward_values(graph, {k: v[start:start + batch_size] for k, v in inputs.items()})[1]
+        batch = {k: v[start:start + batch_size] for k, v in inputs.items()}
+        with np.errstate(over="ignore", invalid="ignore"):
+            values, pre = ops.forward_values(graph, batch)
+        for name in graph.order:
+            ops.check_finite(name, values[name], CALIBRATION_SOURCE, start)
         for p in pops:
             chunks[p].append(pre[p])
     return {p: np.concatenate(v) for p, v in chunks.items()}
@@ -324,7 +330,9 @@ def _fit_sequential(graph: Graph, x_calib, timesteps: int, init_fraction: float,
         node = graph.nodes[name]
         if not isinstance(node, ReLU):
             if name not in values:
-                values[name] = ops.apply_linear(graph, name, values)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    values[name] = ops.apply_linear(graph, name, values)
+                ops.check_finite(name, values[name], CALIBRATION_SOURCE)
             if all(p in fixed for p in graph.predecessors(name)):
                 fixed.add(name)
                 if cache is not None:

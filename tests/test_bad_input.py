@@ -129,6 +129,20 @@ def test_weights_that_overflow_inside_the_ann_name_the_layer(tmp_path):
         convert_and_evaluate(model, "digits", [1], "max", tmp_path / "out", samples=20)
 
 
+@pytest.mark.parametrize("method", ["max", "distribution"])
+def test_calibration_data_that_overflows_names_the_layer(tmp_path, method):
+    """The thresholds' calibration pass is the only ANN pass over the calibration set: it must refuse an
+    overflow itself (here only the calibration data is large enough to reach inf in dense2)."""
+    from conversion.thresholds import convert
+
+    weights = [np.full((32, 64), 1e150), np.full((10, 32), 1e150)]
+    graph = load_model(sequential_npz(tmp_path / "m.npz", weights))
+    convert(graph, np.ones((5, 64)), method, timesteps=2)  # dense2: 32 x 64e150 x 1e150 stays finite
+    with pytest.raises(ModelError, match=r"layer 'dense2': 20 non-finite activation.*calibration data, first "
+                                         r"in sample 3"):
+        convert(graph, np.r_[np.ones((3, 64)), np.full((2, 64), 1e10)], method, timesteps=2)
+
+
 def test_output_count_must_match_the_data_classes(tmp_path):
     rng = np.random.default_rng(0)
     three = sequential_npz(tmp_path / "three.npz", [rng.normal(size=(8, 64)), rng.normal(size=(3, 8))])

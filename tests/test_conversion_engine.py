@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conversion import engine, ops
-from conversion.ir import Conv2d, Graph, MaxPool2d, SpikingNetwork
+from conversion.ir import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, SpikingNetwork
 from conversion.reference_models import train_reference
 from conversion.thresholds import convert
 from spiking_mcc.data.digits import load_digits_split
@@ -186,3 +186,54 @@ def test_python_api_computes_without_drawing(mlp, tmp_path):
     assert summary["n_test"] == 40 and len(summary["snn"]) == 2
     plot_summary(tmp_path / "accuracy_vs_T.png", summary)
     assert (tmp_path / "accuracy_vs_T.png").stat().st_size > 1000
+
+
+def _stepwise_readout(net: SpikingNetwork, x: np.ndarray, steps: int) -> np.ndarray:
+    """Reference: every node evaluated every step (ops.apply_linear), the readout summed step by step."""
+    graph = net.graph
+    x = ops.check_input(graph, x)
+    membrane = {p: np.zeros((len(x),) + graph.shapes[p]) + net.init_membrane_fraction * net.v_th[p]
+                for p in graph.populations()}
+    readout = 0.0
+    for _ in range(steps):
+        values = {next(iter(graph.inputs)): x}
+        for name in graph.order:
+            if isinstance(graph.nodes[name], ReLU):
+                membrane[name], fired = engine.if_step(membrane[name], values[graph.predecessors(name)[0]],
+                                                       net.v_th[name], reset=net.reset)
+                values[name] = fired * net.output_scale[name]
+            else:
+                values[name] = ops.apply_linear(graph, name, values)
+        readout = readout + values[graph.outputs[0]].reshape(len(x), -1)
+    return readout
+
+
+def _tail_graphs(rng) -> dict[str, Graph]:
+    """conv -> relu -> avgpool -> flatten -> dense (a three-node linear tail), and an MLP whose output
+    adds a constant skip path from the analog input to the spikes' path (a constant entering the tail)."""
+    conv = Graph.sequential((1, 8, 8), [Conv2d(rng.normal(0, 0.5, (4, 1, 3, 3)), rng.normal(0, 0.2, 4),
+                                               padding=1, name="conv"), ReLU(name="relu"),
+                                        AvgPool2d((2, 2), (2, 2), name="pool"), Flatten(name="flat"),
+                                        Dense(rng.normal(0, 0.3, (10, 64)), rng.normal(0, 0.2, 10), "fc")])
+    nodes = {"fc1": Dense(rng.normal(0, 0.2, (32, 64)), rng.normal(0, 0.1, 32)), "relu1": ReLU(),
+             "fc2": Dense(rng.normal(0, 0.3, (10, 32)), rng.normal(0, 0.1, 10)),
+             "skip": Dense(rng.normal(0, 0.05, (10, 64)), rng.normal(0, 0.1, 10)), "add": Add()}
+    edges = [("input", "fc1"), ("fc1", "relu1"), ("relu1", "fc2"), ("input", "skip"), ("fc2", "add"),
+             ("skip", "add")]
+    return {"conv": conv, "skip": Graph(nodes, edges, {"input": (64,)}, ["add"])}
+
+
+@pytest.mark.parametrize("kind", ["conv", "skip"])
+def test_linear_tail_readout_equals_the_step_by_step_sum(digits, kind):
+    """The engine reads the linear nodes after the last spikes out once per T (docs/conversion.md,
+    "Engine"): A(S_T) + (T - 1) A(0) must equal summing every step's output current, bias and constant
+    paths included, and give the same predictions."""
+    graph = _tail_graphs(np.random.default_rng(3))[kind]
+    x = digits.x_test[:60]
+    net = convert(graph, digits.x_train[:200], "max", timesteps=8)
+    results = engine.simulate(net, x, [1, 3, 8], dtype="float64")
+    for result in results:
+        reference = _stepwise_readout(net, x, result.timesteps)
+        assert np.abs(reference).max() > 1.0  # a readout worth comparing
+        np.testing.assert_allclose(result.readout, reference, rtol=1e-9, atol=1e-9)
+        assert np.array_equal(result.predictions, reference.argmax(axis=1))
