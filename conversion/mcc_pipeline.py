@@ -140,9 +140,11 @@ def convert_mcc(model_path: str | os.PathLike, dataset_or_avdigits, timesteps: l
                 brian_target: str = "numpy", progress: bool = False, **neuron) -> dict:
     """Convert an MCC/point model file to two-compartment spiking units and evaluate it for every T.
 
-    Returns (and writes to out_dir/convert_mcc.json) ann_accuracy, snn [{timesteps, accuracy,
-    spikes_per_sample, synaptic_events_per_sample, firing_rate, ...}], brian (if brian_samples > 0: the
-    first brian_samples test samples at the largest T in Brian2 vs the engine) and energy workloads.
+    Computes without drawing (the figure: :func:`plot_accuracy_vs_timesteps`, which the CLI calls after
+    the JSON is written). Returns (and writes to out_dir/convert_mcc.json) ann_accuracy, snn
+    [{timesteps, accuracy, spikes_per_sample, synaptic_events_per_sample, firing_rate, ...}], brian (if
+    brian_samples > 0: the first brian_samples test samples at the largest T in Brian2 vs the engine)
+    and energy workloads.
     `neuron` may repeat the only neuron options the two-point engines implement (the `convert` command's
     defaults): encoding="analog", readout="membrane", reset="subtract", leak=0.0; others -> ParameterError."""
     check_seed(seed)
@@ -202,5 +204,4 @@ def convert_mcc(model_path: str | os.PathLike, dataset_or_avdigits, timesteps: l
 
         out = ensure_dir(out_dir)
         write_json(out / RESULT_FILE, summary)
-        plot_accuracy_vs_timesteps(out / "accuracy_vs_T.png", summary)
     return summary

@@ -9,6 +9,7 @@ writes ``DIR/convert_mcc.json`` and ``DIR/accuracy_vs_T.png``.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from spiking_mcc.commands.common import print_table
 from spiking_mcc.errors import ParameterError
@@ -24,7 +25,7 @@ def add_mcc_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_mcc(args: argparse.Namespace, timesteps: list[int]) -> int:
     """Convert an MCC/point model file with the `convert` command's options; print a summary table."""
-    from conversion.mcc_pipeline import convert_mcc
+    from conversion.mcc_pipeline import convert_mcc, plot_accuracy_vs_timesteps
 
     brian_samples = int(getattr(args, "brian_samples", 0) or 0)
     if brian_samples < 0:
@@ -34,6 +35,7 @@ def run_mcc(args: argparse.Namespace, timesteps: list[int]) -> int:
         threshold=args.threshold, percentile=args.percentile, granularity=args.granularity,
         init_membrane_fraction=args.init_membrane, samples=args.samples, progress=True,
         encoding=args.encoding, readout=args.readout, reset=args.reset, leak=args.leak)
+    plot_accuracy_vs_timesteps(Path(args.out) / "accuracy_vs_T.png", summary)  # after the JSON is written
     rows = [{"T": e["timesteps"], "accuracy (%)": pct(e["accuracy"]),
              "loss (points)": e["accuracy_loss_points"],
              "spikes/sample": e["spikes_per_sample"], "syn. events/sample": e["synaptic_events_per_sample"],
