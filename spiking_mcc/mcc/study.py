@@ -884,14 +884,18 @@ def _figures(report: dict, out: Path) -> None:
 
 
 def summary_rows(report: dict) -> list[dict]:
-    """One row per clean run for the CLI table (accuracy in percent, as the report prints it)."""
-    from spiking_mcc.formatting import pct
+    """The CLI's accounting table: one row per setup and model, seed mean +- sd after training (per test
+    sample; accuracy in percent, as the report prints it; energy = all events x the FPGA model's energy
+    per transmission)."""
+    from spiking_mcc.formatting import fmt, pct
 
-    return [{"setup": r["setup"], "model": r["model"], "l1": r["activity_l1"],
-             "accuracy (%)": pct(r["test_accuracy"]),
-             "transmissions": r["transmissions_per_sample"],
-             "ff_transmissions": r["feedforward_transmissions_per_sample"],
-             "energy_uJ": r["energy_uj_per_sample"]} for r in report["runs"]]
+    return [{"setup": setup, "model": model,
+             "accuracy (%)": f"{pct(a['test_accuracy'])} +- {pct(a['test_accuracy_sd'])}",
+             "active neurons": a["active_neurons_per_sample"],
+             "feed-forward events": a["feedforward_events_per_sample"],
+             "all events": f"{fmt(a['all_events_per_sample'])} +- {fmt(a['all_events_per_sample_sd'])}",
+             "energy (uJ)": a["all_events_per_sample"] * ENERGY_PER_TRANSMISSION_UJ}
+            for setup, by_model in report["accounting"].items() for model, a in by_model.items()]
 
 
 def claims_rows(report: dict) -> list[dict]:
