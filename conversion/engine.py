@@ -267,7 +267,7 @@ def _linear_tail(graph: Graph, net: SpikingNetwork, constant: set[str], spiking:
     reaches a non-leaky membrane readout: Dense, Conv2d, average pooling, Flatten, Add or BatchNorm nodes
     that see spikes and feed only each other up to the output. Their running sum over steps is an affine
     map A of the summed spike values, sum_t A(s_t) = A(S_T) + (T - 1) A(0), so the snapshot computes it
-    once (:func:`_tail_readout`) instead of every step. Empty for a "counts" or leaky readout, or when
+    once (:func:`_tail_output`) instead of every step. Empty for a "counts" or leaky readout, or when
     anything else (max pooling, two-point units) feeds the tail. `spiking`: the nodes with spike counts
     (populations, a Poisson-encoded input)."""
     output = graph.outputs[0]
