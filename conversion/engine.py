@@ -418,7 +418,7 @@ def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int]
                     v += current
                 fired = fire_and_reset(v, plan.v_th[name], net.reset)
                 if v is not before:
-                    changed[name] += (v != before).reshape(n, -1).sum(axis=1, dtype=np.int32)
+                    changed[name] += _changed(before, v)
                     membrane[name] = v
                 counts[name] += fired
                 if name in plan.stepped_values:
@@ -444,7 +444,7 @@ def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int]
             out_v = (1.0 - net.layer_leak.get(output, net.leak)) * out_v + values[output]
             out_counts += fire_and_reset(out_v, out_th, net.reset)
             if neurobench and t > 1:
-                changed[output] += (out_v != before).reshape(n, -1).sum(axis=1, dtype=np.int32)
+                changed[output] += _changed(before, out_v)
         if t in steps:
             if ann is None:  # the ANN's values on this batch, for the activation error
                 ann = {p: a.reshape(n, -1) for p, a in ops.forward(net.graph, x).items() if p in membrane}
@@ -462,6 +462,12 @@ def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int]
     return snapshots
 
 
+def _changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """NeuroBench's membrane updates of one step after the first, per sample: the neurons whose membrane
+    changed (at step 1 every neuron counts: added at the snapshot)."""
+    return (after != before).reshape(len(after), -1).sum(axis=1, dtype=np.int32)
+
+
 def _spike_synops(net: SpikingNetwork, plan: _Plan, layer: str, t: int, flat: dict, cache: dict,
                   synapses: np.ndarray) -> np.ndarray:
     """Non-zero inputs x their synapses over t steps for a layer fed directly by spikes (`flat`: spike
@@ -469,8 +475,7 @@ def _spike_synops(net: SpikingNetwork, plan: _Plan, layer: str, t: int, flat: di
     non-zero entries); 0 for any other layer (counted every step in :func:`_run_batch`)."""
     source = net.graph.predecessors(layer)[0]
     if source in flat:
-        value = plan.scale[source] if source in plan.scale else plan.dtype.type(net.input_scale)
-        carries = np.broadcast_to(value != 0, net.graph.shapes[source]).ravel()
+        carries = np.broadcast_to(_spike_value(net, source) != 0, net.graph.shapes[source]).ravel()
         return (flat[source] if carries.all() else flat[source] * carries) @ synapses
     if source in plan.constant:
         return t * (cache[source] != 0).reshape(len(cache[source]), -1) @ synapses
