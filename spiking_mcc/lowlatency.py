@@ -56,7 +56,8 @@ def run_lowlatency(model: str, data: str, timesteps: list[int], out_dir: str | o
                    finetune_epochs: int = FinetuneConfig.epochs,
                    granularity: str = "layer", samples: int | None = None, train_samples: int | None = None,
                    ) -> dict:
-    """Run the three stages for every T; write lowlatency.json, accuracy_vs_T.png, finetuned_T*.npz."""
+    """Run the three stages for every T; write lowlatency.json and finetuned_T*.npz (no figure: the CLI
+    draws accuracy_vs_T.png with :func:`plot_accuracy` after the JSON is written)."""
     from spiking_mcc.data.loaders import load_dataset
     from spiking_mcc.io import ensure_dir, write_json
 
@@ -115,7 +116,6 @@ def run_lowlatency(model: str, data: str, timesteps: list[int], out_dir: str | o
         "wall_s": time.perf_counter() - started,
     }
     write_json(out / "lowlatency.json", summary)
-    plot_accuracy(out / "accuracy_vs_T.png", summary)
     return summary
 
 

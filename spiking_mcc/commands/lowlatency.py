@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from spiking_mcc.commands.common import add_out_argument, add_seed_argument, parse_int_list, print_table
 from spiking_mcc.formatting import pct
@@ -33,13 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spiking_mcc.lowlatency import run_lowlatency
+    from spiking_mcc.lowlatency import plot_accuracy, run_lowlatency
 
     timesteps = parse_int_list(args.timesteps, "timesteps", minimum=1)
     summary = run_lowlatency(args.model, args.data, timesteps, args.out, seed=args.seed,
                              ann_epochs=args.ann_epochs, clip_epochs=args.clip_epochs,
                              finetune_epochs=args.finetune_epochs, granularity=args.granularity,
                              samples=args.samples, train_samples=args.train_samples)
+    plot_accuracy(Path(args.out) / "accuracy_vs_T.png", summary)  # after lowlatency.json is written
     print(f"ANN accuracy {pct(summary['ann_accuracy'])} %, "
           f"clipped-ReLU ANN {pct(summary['ann_clip_accuracy'])} % "
           f"({summary['model']} on {summary['data']}, {summary['n_test']} test samples)")
