@@ -318,7 +318,7 @@ def _plan(net: SpikingNetwork, dtype, maxpool: str, neurobench: bool = False) ->
     if neurobench and any(graph.predecessors(m)[0] not in spiking | constant
                           for m in tail & set(graph.weighted_layers())):
         tail = set()  # NeuroBench counts that layer's non-zero inputs every step: they must be computed
-    stepped = {p for p in pops if any(s not in tail for s in graph.successors(p))}
+    stepped = {p for p in pops if p == graph.outputs[0] or any(s not in tail for s in graph.successors(p))}
     return _Plan(cast_graph(graph, dtype), dtype, constant,
                  {p: np.asarray(net.v_th[p], dtype) for p in pops},
                  {p: np.asarray(net.output_scale[p], dtype) for p in pops},
@@ -417,8 +417,8 @@ def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int]
                         v *= dtype.type(1.0 - leak)
                     v += current
                 fired = fire_and_reset(v, plan.v_th[name], net.reset)
-                if v is not before:
-                    changed[name] += _changed(before, v)
+                if neurobench:
+                    changed[name] += _changed(before, v, t)
                     membrane[name] = v
                 counts[name] += fired
                 if name in plan.stepped_values:
@@ -443,8 +443,8 @@ def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int]
             before = out_v
             out_v = (1.0 - net.layer_leak.get(output, net.leak)) * out_v + values[output]
             out_counts += fire_and_reset(out_v, out_th, net.reset)
-            if neurobench and t > 1:
-                changed[output] += _changed(before, out_v)
+            if neurobench:
+                changed[output] += _changed(before, out_v, t)
         if t in steps:
             if ann is None:  # the ANN's values on this batch, for the activation error
                 ann = {p: a.reshape(n, -1) for p, a in ops.forward(net.graph, x).items() if p in membrane}
@@ -455,16 +455,17 @@ def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int]
                 readout = _tail_output(net, plan, flat, cache, n) + (t - 1) * silent
             synops = {m: nonzero_synops[m] + _spike_synops(net, plan, m, t, flat, cache, synapses_in[m])
                       for m in synapses_in}
-            # NeuroBench counts every neuron's membrane as updated at step 1, later only the changed ones
-            updates = {k: v + np.prod(graph.shapes[k]) for k, v in changed.items()}
+            updates = {k: v.copy() for k, v in changed.items()}
             snapshots.append(_snapshot(net, t, ann, readout, out_counts, flat, plan.fanouts)
                              | {"nonzero_synops": synops, "membrane_updates": updates})
     return snapshots
 
 
-def _changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """NeuroBench's membrane updates of one step after the first, per sample: the neurons whose membrane
-    changed (at step 1 every neuron counts: added at the snapshot)."""
+def _changed(before: np.ndarray, after: np.ndarray, t: int) -> np.ndarray | int:
+    """NeuroBench's membrane updates of step t per sample: every neuron at step 1, later the neurons whose
+    membrane changed (`after` a new array, `before` the previous step's)."""
+    if t == 1:
+        return int(np.prod(after.shape[1:]))
     return (after != before).reshape(len(after), -1).sum(axis=1, dtype=np.int32)
 
 

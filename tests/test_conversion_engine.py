@@ -237,3 +237,16 @@ def test_linear_tail_readout_equals_the_step_by_step_sum(digits, kind):
         assert np.abs(reference).max() > 1.0  # a readout worth comparing
         np.testing.assert_allclose(result.readout, reference, rtol=1e-9, atol=1e-9)
         assert np.array_equal(result.predictions, reference.argmax(axis=1))
+
+
+def test_a_relu_output_is_read_out_by_its_spike_values(digits):
+    """A graph may end in a ReLU population (no linear tail): the readout sums its spike values."""
+    rng = np.random.default_rng(4)
+    graph = Graph.sequential((64,), [Dense(rng.normal(0, 0.2, (10, 64)), rng.normal(0, 0.1, 10), "fc"),
+                                     ReLU(name="out")])
+    x = digits.x_test[:40]
+    net = convert(graph, digits.x_train[:200], "max", timesteps=8)
+    result = engine.simulate(net, x, [8], dtype="float64")[0]
+    reference = _stepwise_readout(net, x, 8)
+    assert reference.max() > 0
+    np.testing.assert_allclose(result.readout, reference, rtol=1e-12, atol=1e-12)
