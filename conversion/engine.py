@@ -293,8 +293,10 @@ def _linear_tail(graph: Graph, net: SpikingNetwork, constant: set[str], spiking:
 class _Plan:
     """What one simulation needs beyond the network: the graph in the engine's dtype, the constant
     nodes, per-population thresholds/output values/leaks in that dtype, the fan-out maps, the linear
-    tail read out at snapshots (:func:`_linear_tail`) and the populations whose spike values a node
-    outside the tail reads every step."""
+    tail read out at snapshots (:func:`_linear_tail`), the populations whose spike values a node
+    outside the tail reads every step and, with NeuroBench's counts, each counted layer's synapses per
+    input neuron and the layers whose non-zero inputs are counted every step (not fed directly by spikes
+    or a constant)."""
 
     graph: Graph
     dtype: np.dtype
@@ -306,6 +308,8 @@ class _Plan:
     maxpool: str
     tail: set[str]
     stepped_values: set[str]
+    synapses_in: dict[str, np.ndarray]
+    stepped_synops: set[str]
 
 
 def _plan(net: SpikingNetwork, dtype, maxpool: str, neurobench: bool = False) -> _Plan:
@@ -314,16 +318,18 @@ def _plan(net: SpikingNetwork, dtype, maxpool: str, neurobench: bool = False) ->
     pops = graph.populations()
     constant = _constant_nodes(graph, net.encoding == "analog")
     spiking = set(pops) | (set() if net.encoding == "analog" else set(graph.inputs))
+    counted = [m for m in graph.weighted_layers() if neurobench and not isinstance(graph.nodes[m], TwoPoint)]
+    synapses_in = {m: _synapse_counts(graph, m, graph.predecessors(m)[0]).ravel() for m in counted}
+    stepped_synops = {m for m in counted if graph.predecessors(m)[0] not in spiking | constant}
     tail = _linear_tail(graph, net, constant, spiking)
-    if neurobench and any(graph.predecessors(m)[0] not in spiking | constant
-                          for m in tail & set(graph.weighted_layers())):
+    if tail & stepped_synops:
         tail = set()  # NeuroBench counts that layer's non-zero inputs every step: they must be computed
     stepped = {p for p in pops if p == graph.outputs[0] or any(s not in tail for s in graph.successors(p))}
     return _Plan(cast_graph(graph, dtype), dtype, constant,
                  {p: np.asarray(net.v_th[p], dtype) for p in pops},
                  {p: np.asarray(net.output_scale[p], dtype) for p in pops},
                  {p: float(net.layer_leak.get(p, net.leak)) for p in pops}, fanout_maps(graph), maxpool,
-                 tail, stepped)
+                 tail, stepped, synapses_in, stepped_synops)
 
 
 def _spike_value(net: SpikingNetwork, source: str) -> np.ndarray:
@@ -381,13 +387,10 @@ def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int]
     out_th = dtype.type(net.output_v_th)
     out_counts = np.zeros(readout.shape, np.int32) if net.readout == "counts" else None
     out_leak = net.layer_leak.get(output, 0.0) if out_counts is None else 0.0
-    counted = [m for m in graph.weighted_layers() if neurobench and not isinstance(graph.nodes[m], TwoPoint)]
-    synapses_in = {m: _synapse_counts(graph, m, graph.predecessors(m)[0]).ravel() for m in counted}
     # NeuroBench's non-zero synaptic operations: a layer fed directly by spikes or by a constant has them
-    # from the counts at each snapshot (spike_synops); any other is counted every step
+    # from the counts at each snapshot (_spike_synops); the plan's stepped_synops are counted every step
+    synapses_in = plan.synapses_in
     nonzero_synops = {m: np.zeros(n) for m in synapses_in}
-    stepped_synops = [m for m in synapses_in if graph.predecessors(m)[0] not in counts
-                      and graph.predecessors(m)[0] not in plan.constant]
     changed = {p: np.zeros(n) for p in pops + ([output] if out_counts is not None else [])
                if neurobench}
     snapshots = []
@@ -434,7 +437,7 @@ def _run_batch(net: SpikingNetwork, plan: _Plan, x: np.ndarray, steps: list[int]
                 values[name] = ops.apply_linear(graph, name, values)
                 if name in plan.constant:
                     cache[name] = values[name]
-            if name in stepped_synops:
+            if name in plan.stepped_synops:
                 incoming = values[graph.predecessors(name)[0]] != 0
                 nonzero_synops[name] += incoming.reshape(n, -1) @ synapses_in[name]
         if not plan.tail:
